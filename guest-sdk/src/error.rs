@@ -1,0 +1,180 @@
+//! What can go wrong, with enough context to act on it.
+//!
+//! An app call that fails says which app (kind and id), what happened, and what Dify said,
+//! verbatim: `chat app 'a1b2…': not found: app not found (Dify: HTTP 400, invalid_param)`.
+//! Match on [`Error::App`] and [`AppErrorKind`] to react to a specific failure.
+
+use std::fmt;
+
+use crate::apps::AppRef;
+use crate::wit::dify::plugin::types as wit;
+
+/// What Dify reported: HTTP status, code and message, kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DifyError {
+    /// The HTTP status Dify answered with.
+    pub status: u16,
+    /// Dify's machine-readable code, such as `invalid_param`.
+    pub code: String,
+    /// Dify's message, such as `app not found`. Can be empty.
+    pub message: String,
+}
+
+impl From<wit::DifyError> for DifyError {
+    fn from(e: wit::DifyError) -> Self {
+        DifyError {
+            status: e.status,
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl fmt::Display for DifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dify: HTTP {}, {}", self.status, self.code)
+    }
+}
+
+/// Why an app invocation failed. Mirrors the WIT `error` variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppErrorKind {
+    /// Dify rejected the request before the app ran (missing query, bad inputs, a response
+    /// mode the app does not support).
+    InvalidRequest(DifyError),
+    /// No such app in this workspace (apps of other workspaces look the same), or no such
+    /// conversation.
+    NotFound(DifyError),
+    /// The host does not let this plugin invoke apps.
+    PermissionDenied(String),
+    /// Refused for now; try again later.
+    RateLimited(DifyError),
+    /// No answer in time; the text names the limit.
+    Timeout(String),
+    /// Cancelled by the host.
+    Cancelled,
+    /// The app ran and failed.
+    AppFailed(DifyError),
+    /// The host or Dify failed in a way the plugin cannot fix.
+    Internal(String),
+}
+
+impl From<wit::Error> for AppErrorKind {
+    fn from(e: wit::Error) -> Self {
+        match e {
+            wit::Error::InvalidRequest(d) => AppErrorKind::InvalidRequest(d.into()),
+            wit::Error::NotFound(d) => AppErrorKind::NotFound(d.into()),
+            wit::Error::PermissionDenied(s) => AppErrorKind::PermissionDenied(s),
+            wit::Error::RateLimited(d) => AppErrorKind::RateLimited(d.into()),
+            wit::Error::Timeout(s) => AppErrorKind::Timeout(s),
+            wit::Error::Cancelled => AppErrorKind::Cancelled,
+            wit::Error::AppFailed(d) => AppErrorKind::AppFailed(d.into()),
+            wit::Error::Internal(s) => AppErrorKind::Internal(s),
+        }
+    }
+}
+
+/// An error from this crate, or from a plugin's own handler.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An app invocation failed.
+    App {
+        /// Which app was called, and how.
+        app: AppRef,
+        /// What went wrong.
+        kind: AppErrorKind,
+    },
+    /// The HTTP request to the endpoint is not what it expects (a missing path value, a body
+    /// that does not parse). The caller gets a 400 with this text.
+    BadRequest(String),
+    /// JSON that should have parsed did not: `what` names the document.
+    Json {
+        /// What was being parsed, for example `reply of workflow app 'x'`.
+        what: String,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// The SDK was used in a way that cannot work; the text says how to fix it.
+    Usage(String),
+    /// A failure of the plugin's own, made with [`Error::msg`]. The caller gets a 500.
+    Other(String),
+}
+
+impl Error {
+    /// An error with the plugin's own message. The HTTP caller gets a 500 with this text.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Error::Other(message.to_string())
+    }
+
+    /// An error that answers the HTTP caller with 400 and this text.
+    pub fn bad_request(message: impl fmt::Display) -> Self {
+        Error::BadRequest(message.to_string())
+    }
+
+    /// The app error's kind, if this is an app error.
+    pub fn app_error(&self) -> Option<&AppErrorKind> {
+        match self {
+            Error::App { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn json(what: impl fmt::Display, source: serde_json::Error) -> Self {
+        Error::Json {
+            what: what.to_string(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::App { app, kind } => {
+                write!(f, "{app}: ")?;
+                fmt_app_error(f, app, kind)
+            }
+            Error::BadRequest(m) => write!(f, "bad request: {m}"),
+            Error::Json { what, source } => write!(f, "{what} is not the JSON expected: {source}"),
+            Error::Usage(m) => f.write_str(m),
+            Error::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+fn fmt_app_error(f: &mut fmt::Formatter<'_>, app: &AppRef, kind: &AppErrorKind) -> fmt::Result {
+    match kind {
+        AppErrorKind::InvalidRequest(d) => write!(f, "invalid request: {} ({d})", d.message),
+        AppErrorKind::NotFound(d) if d.message.is_empty() => match app.conversation_id() {
+            Some(c) => write!(
+                f,
+                "not found: conversation '{c}' does not exist for this app and user ({d}, empty message)"
+            ),
+            None => write!(f, "not found ({d}, empty message)"),
+        },
+        AppErrorKind::NotFound(d) => write!(f, "not found: {} ({d})", d.message),
+        AppErrorKind::PermissionDenied(m) => write!(f, "permission denied: {m}"),
+        AppErrorKind::RateLimited(d) => write!(f, "rate limited: {} ({d})", d.message),
+        AppErrorKind::Timeout(m) => write!(f, "timed out: {m}"),
+        AppErrorKind::Cancelled => f.write_str("cancelled by the host"),
+        AppErrorKind::AppFailed(d) => write!(f, "the app failed: {} ({d})", d.message),
+        AppErrorKind::Internal(m) => write!(f, "internal error: {m}"),
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Json { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(source: serde_json::Error) -> Self {
+        Error::json("a JSON document", source)
+    }
+}

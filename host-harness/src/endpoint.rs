@@ -1,0 +1,305 @@
+//! HTTP requests into a plugin's endpoint and the streamed responses out of it.
+//!
+//! The plugin runs on its own thread and writes its response into a [`ResponseSink`]; the
+//! caller reads an [`EndpointResponse`] on the other side of a bounded channel. The bound is
+//! the backpressure: a slow reader blocks the plugin's `write`, and the host never holds more
+//! than a few chunks of the body. A reader that goes away closes the channel, the plugin's
+//! next `write` answers `closed`, and its app streams are dropped, which cancels them.
+
+use std::fmt;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use serde_json::Value;
+
+use crate::bindings::http::WriteError;
+
+/// One HTTP request to a plugin endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, starting with `/`.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// Values taken from the endpoint's path pattern, such as `app_id`.
+    pub values: Vec<(String, String)>,
+    /// The endpoint's settings, a JSON object.
+    pub settings: Value,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl EndpointRequest {
+    /// A request; `target` may carry a query (`/duck/x?query=hi`).
+    pub fn new(method: &str, target: &str) -> Self {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        EndpointRequest {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: Vec::new(),
+            values: Vec::new(),
+            settings: Value::Object(Default::default()),
+            body: Vec::new(),
+        }
+    }
+
+    /// A `GET`.
+    pub fn get(target: &str) -> Self {
+        Self::new("GET", target)
+    }
+
+    /// A `POST` with a body.
+    pub fn post(target: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self::new("POST", target).body(body)
+    }
+
+    /// Add a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// Add a path value.
+    pub fn value(mut self, name: &str, value: &str) -> Self {
+        self.values.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Set the endpoint's settings.
+    pub fn settings(mut self, settings: Value) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Set the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+/// Why a plugin failed a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginFailure {
+    /// The handler returned `bad-request`.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The handler returned `internal`.
+    #[error("the plugin failed: {0}")]
+    Handler(String),
+    /// The plugin trapped (a panic, an `unreachable`, a limit it hit). The text includes the
+    /// panic message when the plugin printed one.
+    #[error("the plugin crashed: {0}")]
+    Trap(String),
+    /// The plugin ran past the request deadline.
+    #[error("the plugin ran past its deadline of {0} ms")]
+    Deadline(u64),
+    /// The host could not start the plugin.
+    #[error("the host could not run the plugin: {0}")]
+    Host(String),
+}
+
+impl PluginFailure {
+    /// The status a failure gets when no head was sent yet.
+    pub fn status(&self) -> u16 {
+        match self {
+            PluginFailure::BadRequest(_) => 400,
+            PluginFailure::Deadline(_) => 504,
+            _ => 500,
+        }
+    }
+}
+
+/// What travels from the plugin's thread to the reader.
+pub(crate) enum Message {
+    Head(u16, Vec<(String, String)>),
+    Chunk(Vec<u8>),
+    End(Result<(), PluginFailure>),
+}
+
+/// The writer end: enforces head-then-body and the body size limit.
+pub(crate) struct ResponseSink {
+    tx: SyncSender<Message>,
+    head_sent: bool,
+    closed: bool,
+    written: usize,
+    max_bytes: usize,
+}
+
+impl ResponseSink {
+    pub(crate) fn new(tx: SyncSender<Message>, max_bytes: usize) -> Self {
+        ResponseSink {
+            tx,
+            head_sent: false,
+            closed: false,
+            written: 0,
+            max_bytes,
+        }
+    }
+
+    fn send(&mut self, msg: Message) -> Result<(), WriteError> {
+        if self.closed || self.tx.send(msg).is_err() {
+            self.closed = true;
+            return Err(WriteError::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn send_head(
+        &mut self,
+        status: u16,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), WriteError> {
+        if self.head_sent {
+            return Err(WriteError::OutOfOrder);
+        }
+        self.head_sent = true;
+        self.send(Message::Head(status, headers))
+    }
+
+    pub(crate) fn write(&mut self, bytes: Vec<u8>) -> Result<(), WriteError> {
+        if !self.head_sent {
+            return Err(WriteError::OutOfOrder);
+        }
+        self.written += bytes.len();
+        if self.written > self.max_bytes {
+            return Err(WriteError::TooLarge(format!(
+                "the response body exceeds the host's limit of {} bytes",
+                self.max_bytes
+            )));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.send(Message::Chunk(bytes))
+    }
+
+    /// Report how the handler ended. Nobody may be listening any more; that is fine.
+    pub(crate) fn end(self, result: Result<(), PluginFailure>) {
+        let _ = self.tx.send(Message::End(result));
+    }
+}
+
+/// A plugin's response, its body streamed as the plugin writes it.
+///
+/// Iterate it for the body pieces. A plugin that fails after its head was sent yields one
+/// `Err` as the last item: the body is cut, and must not be taken for complete.
+pub struct EndpointResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    rx: Option<Receiver<Message>>,
+    failure_body: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for EndpointResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndpointResponse {
+    /// Wait for the head (or an early end) and build the response.
+    pub(crate) fn from_channel(rx: Receiver<Message>) -> Self {
+        match rx.recv() {
+            Ok(Message::Head(status, headers)) => EndpointResponse {
+                status,
+                headers,
+                rx: Some(rx),
+                failure_body: None,
+            },
+            Ok(Message::End(Ok(()))) => EndpointResponse::complete(200, Vec::new()),
+            Ok(Message::End(Err(failure))) => EndpointResponse::failed(&failure),
+            Ok(Message::Chunk(_)) => EndpointResponse::failed(&PluginFailure::Host(
+                "the plugin wrote a body before its head".into(),
+            )),
+            Err(_) => EndpointResponse::failed(&PluginFailure::Host(
+                "the plugin's thread ended without an answer".into(),
+            )),
+        }
+    }
+
+    fn complete(status: u16, body: Vec<u8>) -> Self {
+        EndpointResponse {
+            status,
+            headers: Vec::new(),
+            rx: None,
+            failure_body: Some(body),
+        }
+    }
+
+    /// The answer for a plugin that failed before sending its head.
+    pub(crate) fn failed(failure: &PluginFailure) -> Self {
+        let mut response = EndpointResponse::complete(failure.status(), failure.to_string().into_bytes());
+        response.headers = vec![(
+            "content-type".into(),
+            "text/plain; charset=utf-8".into(),
+        )];
+        response
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers, as the plugin sent them.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Read the whole body as UTF-8 text; `Err` if the plugin failed midway.
+    pub fn text(self) -> Result<String, PluginFailure> {
+        let bytes = self.bytes()?;
+        String::from_utf8(bytes)
+            .map_err(|e| PluginFailure::Handler(format!("the body is not UTF-8: {e}")))
+    }
+
+    /// Read the whole body; `Err` if the plugin failed midway.
+    pub fn bytes(self) -> Result<Vec<u8>, PluginFailure> {
+        let mut body = Vec::new();
+        for chunk in self {
+            body.extend_from_slice(&chunk?);
+        }
+        Ok(body)
+    }
+}
+
+impl Iterator for EndpointResponse {
+    type Item = Result<Vec<u8>, PluginFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(body) = self.failure_body.take() {
+            return (!body.is_empty()).then_some(Ok(body));
+        }
+        let rx = self.rx.as_ref()?;
+        let item = match rx.recv() {
+            Ok(Message::Chunk(bytes)) => return Some(Ok(bytes)),
+            Ok(Message::End(Ok(()))) => None,
+            Ok(Message::End(Err(failure))) => Some(Err(failure)),
+            Ok(Message::Head(..)) => Some(Err(PluginFailure::Host(
+                "the plugin sent a second head".into(),
+            ))),
+            Err(_) => Some(Err(PluginFailure::Host(
+                "the plugin's thread ended without finishing the body".into(),
+            ))),
+        };
+        self.rx = None;
+        item
+    }
+}

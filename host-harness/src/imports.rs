@@ -1,0 +1,338 @@
+//! The host side of the WIT imports: what a plugin's calls to `apps`, `logging` and the
+//! response writer do. [`PluginState`] is the per-request store data.
+//!
+//! App calls are validated here once (inputs must be a JSON object, files JSON objects, the
+//! open-stream cap) and then handed to the [`Backend`]; the same code serves every backend.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::backend::{
+    AppError, AppKind, AppRequest, Backend, CallContext, DifyError, EventStream, Reply,
+    ResponseMode,
+};
+use crate::bindings::{apps, http, logging, types};
+use crate::endpoint::ResponseSink;
+
+/// The store data of one request's instance.
+pub(crate) struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub backend: Arc<dyn Backend>,
+    pub ctx: CallContext,
+    pub plugin: Arc<str>,
+    pub open_streams: usize,
+    pub max_open_streams: usize,
+    pub log_lines: usize,
+    pub max_log_lines: usize,
+    pub sink: ResponseSink,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A `chunk-stream` resource: the backend's stream until it ends or fails.
+pub struct HostChunkStream {
+    inner: Option<Box<dyn EventStream>>,
+}
+
+/// The `response-writer` resource. The writer's state lives in [`PluginState::sink`]: there is
+/// exactly one per request.
+pub struct HostResponseWriter;
+
+impl From<AppError> for types::Error {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::InvalidRequest(d) => types::Error::InvalidRequest(d.into()),
+            AppError::NotFound(d) => types::Error::NotFound(d.into()),
+            AppError::PermissionDenied(m) => types::Error::PermissionDenied(m),
+            AppError::RateLimited(d) => types::Error::RateLimited(d.into()),
+            AppError::Timeout(m) => types::Error::Timeout(m),
+            AppError::Cancelled => types::Error::Cancelled,
+            AppError::AppFailed(d) => types::Error::AppFailed(d.into()),
+            AppError::Internal(m) => types::Error::Internal(m),
+        }
+    }
+}
+
+impl From<DifyError> for types::DifyError {
+    fn from(d: DifyError) -> Self {
+        types::DifyError {
+            status: d.status,
+            code: d.code,
+            message: d.message,
+        }
+    }
+}
+
+/// What Dify's payload validation would say about a field that is not a JSON object.
+fn invalid_payload(app_id: &str, what: &str, found: &str) -> AppError {
+    AppError::InvalidRequest(DifyError::invalid_param(format!(
+        "invalid payload for app '{app_id}': {what} must be a JSON object, got {found}"
+    )))
+}
+
+fn json_object(app_id: &str, what: &str, text: &str) -> Result<Map<String, Value>, AppError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(invalid_payload(app_id, what, &other.to_string())),
+        Err(e) => Err(invalid_payload(app_id, what, &format!("invalid JSON ({e})"))),
+    }
+}
+
+fn files(app_id: &str, files: &[String]) -> Result<Vec<Value>, AppError> {
+    files
+        .iter()
+        .map(|f| json_object(app_id, "each file", f).map(Value::Object))
+        .collect()
+}
+
+struct Common {
+    app_id: String,
+    inputs: String,
+    files: Vec<String>,
+    user: Option<String>,
+}
+
+fn app_request(
+    kind: AppKind,
+    mode: ResponseMode,
+    common: Common,
+    query: Option<String>,
+    conversation_id: Option<String>,
+) -> Result<AppRequest, AppError> {
+    Ok(AppRequest {
+        kind,
+        inputs: json_object(&common.app_id, "inputs", &common.inputs)?,
+        files: files(&common.app_id, &common.files)?,
+        app_id: common.app_id,
+        query,
+        conversation_id,
+        user: common.user,
+        response_mode: mode,
+    })
+}
+
+fn chat(req: apps::ChatRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
+    let common = Common {
+        app_id: req.app_id,
+        inputs: req.inputs,
+        files: req.files,
+        user: req.user,
+    };
+    app_request(AppKind::Chat, mode, common, Some(req.query), req.conversation_id)
+}
+
+fn workflow(req: apps::WorkflowRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
+    let common = Common {
+        app_id: req.app_id,
+        inputs: req.inputs,
+        files: req.files,
+        user: req.user,
+    };
+    app_request(AppKind::Workflow, mode, common, None, None)
+}
+
+fn completion(req: apps::CompletionRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
+    let common = Common {
+        app_id: req.app_id,
+        inputs: req.inputs,
+        files: req.files,
+        user: req.user,
+    };
+    app_request(AppKind::Completion, mode, common, None, None)
+}
+
+type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
+
+impl PluginState {
+    fn blocking(&mut self, req: Result<AppRequest, AppError>) -> Answer<String> {
+        let outcome = req.and_then(|req| {
+            let described = describe(&req);
+            let reply = self.backend.invoke(&self.ctx, req);
+            log::debug!(target: "dify_plugin_host::apps", "[{}] {described}: {}", self.plugin, outcome_text(&reply));
+            match reply? {
+                Reply::Blocking(json) => Ok(json),
+                Reply::Streaming(_) => Err(AppError::Internal(
+                    "the backend streamed an answer to a blocking call".into(),
+                )),
+            }
+        });
+        Ok(outcome.map_err(Into::into))
+    }
+
+    fn streaming(&mut self, req: Result<AppRequest, AppError>) -> Answer<Resource<HostChunkStream>> {
+        let stream = req.and_then(|req| {
+            if self.open_streams >= self.max_open_streams {
+                return Err(AppError::Internal(format!(
+                    "this request already has {} open app streams, the host's limit; \
+                     finish or drop one first",
+                    self.open_streams
+                )));
+            }
+            let described = describe(&req);
+            let reply = self.backend.invoke(&self.ctx, req);
+            log::debug!(target: "dify_plugin_host::apps", "[{}] {described}: {}", self.plugin, outcome_text(&reply));
+            match reply? {
+                Reply::Streaming(stream) => Ok(stream),
+                Reply::Blocking(_) => Err(AppError::Internal(
+                    "the backend gave a blocking answer to a streaming call".into(),
+                )),
+            }
+        });
+        match stream {
+            Ok(stream) => {
+                let resource = self.table.push(HostChunkStream {
+                    inner: Some(stream),
+                })?;
+                self.open_streams += 1;
+                Ok(Ok(resource))
+            }
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+}
+
+fn describe(req: &AppRequest) -> String {
+    format!(
+        "{} {} app '{}'",
+        req.response_mode.as_str(),
+        req.kind,
+        req.app_id
+    )
+}
+
+fn outcome_text(reply: &Result<Reply, AppError>) -> String {
+    match reply {
+        Ok(_) => "ok".into(),
+        Err(e) => e.to_string(),
+    }
+}
+
+impl apps::Host for PluginState {
+    fn invoke_chat(&mut self, req: apps::ChatRequest) -> Answer<String> {
+        self.blocking(chat(req, ResponseMode::Blocking))
+    }
+
+    fn stream_chat(&mut self, req: apps::ChatRequest) -> Answer<Resource<HostChunkStream>> {
+        self.streaming(chat(req, ResponseMode::Streaming))
+    }
+
+    fn invoke_workflow(&mut self, req: apps::WorkflowRequest) -> Answer<String> {
+        self.blocking(workflow(req, ResponseMode::Blocking))
+    }
+
+    fn stream_workflow(&mut self, req: apps::WorkflowRequest) -> Answer<Resource<HostChunkStream>> {
+        self.streaming(workflow(req, ResponseMode::Streaming))
+    }
+
+    fn invoke_completion(&mut self, req: apps::CompletionRequest) -> Answer<String> {
+        self.blocking(completion(req, ResponseMode::Blocking))
+    }
+
+    fn stream_completion(
+        &mut self,
+        req: apps::CompletionRequest,
+    ) -> Answer<Resource<HostChunkStream>> {
+        self.streaming(completion(req, ResponseMode::Streaming))
+    }
+}
+
+impl apps::HostChunkStream for PluginState {
+    fn next(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
+        let stream = self.table.get_mut(&stream)?;
+        let Some(inner) = stream.inner.as_mut() else {
+            return Ok(Ok(None));
+        };
+        let item = inner.next_event();
+        if !matches!(item, Ok(Some(_))) {
+            // Ended or failed: release the upstream now, and answer `none` from here on.
+            stream.inner = None;
+            self.open_streams -= 1;
+        }
+        Ok(match item {
+            Ok(Some(event)) => Ok(Some(apps::Chunk {
+                event: event.name,
+                data: event.json,
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    fn drop(&mut self, stream: Resource<HostChunkStream>) -> wasmtime::Result<()> {
+        let stream = self.table.delete(stream)?;
+        if stream.inner.is_some() {
+            self.open_streams -= 1;
+        }
+        // Dropping the backend's stream cancels the run.
+        Ok(())
+    }
+}
+
+impl types::Host for PluginState {}
+impl http::Host for PluginState {}
+
+impl http::HostResponseWriter for PluginState {
+    fn send_head(
+        &mut self,
+        _: Resource<HostResponseWriter>,
+        head: http::ResponseHead,
+    ) -> wasmtime::Result<Result<(), http::WriteError>> {
+        Ok(self.sink.send_head(head.status, head.headers))
+    }
+
+    fn write(
+        &mut self,
+        _: Resource<HostResponseWriter>,
+        bytes: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), http::WriteError>> {
+        Ok(self.sink.write(bytes))
+    }
+
+    fn drop(&mut self, writer: Resource<HostResponseWriter>) -> wasmtime::Result<()> {
+        self.table.delete(writer)?;
+        Ok(())
+    }
+}
+
+/// Longest plugin log line kept; the rest is cut and marked.
+const MAX_LOG_LINE: usize = 4096;
+
+impl logging::Host for PluginState {
+    fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > self.max_log_lines {
+            if self.log_lines == self.max_log_lines + 1 {
+                log::warn!(target: "dify_plugin_host::plugin", "[{}] log limit of {} lines per request reached; dropping the rest", self.plugin, self.max_log_lines);
+            }
+            return Ok(());
+        }
+        let level = match level {
+            logging::Level::Trace => log::Level::Trace,
+            logging::Level::Debug => log::Level::Debug,
+            logging::Level::Info => log::Level::Info,
+            logging::Level::Warn => log::Level::Warn,
+            logging::Level::Error => log::Level::Error,
+        };
+        let text = if message.len() > MAX_LOG_LINE {
+            let cut = message.floor_char_boundary(MAX_LOG_LINE);
+            format!("{}… ({} bytes cut)", &message[..cut], message.len() - cut)
+        } else {
+            message
+        };
+        log::log!(target: "dify_plugin_host::plugin", level, "[{}] {text}", self.plugin);
+        Ok(())
+    }
+}
