@@ -369,19 +369,28 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// Turns what the host answered into this crate's types, with the app named in errors.
-fn finish<T>(app: AppRef, result: Result<T, crate::wit::dify::plugin::types::Error>) -> Result<T, Error> {
+fn finish<T>(
+    app: AppRef,
+    result: Result<T, crate::wit::dify::plugin::types::Error>,
+) -> Result<T, Error> {
     result.map_err(|e| Error::App {
         app,
         kind: AppErrorKind::from(e),
     })
 }
 
-fn blocking_reply(app: AppRef, result: Result<String, crate::wit::dify::plugin::types::Error>) -> Result<Value, Error> {
+fn blocking_reply(
+    app: AppRef,
+    result: Result<String, crate::wit::dify::plugin::types::Error>,
+) -> Result<Value, Error> {
     let text = finish(app.clone(), result)?;
     serde_json::from_str(&text).map_err(|e| Error::json(format_args!("the reply of {app}"), e))
 }
 
-fn stream_reply(app: AppRef, result: Result<wit::ChunkStream, crate::wit::dify::plugin::types::Error>) -> Result<Events, Error> {
+fn stream_reply(
+    app: AppRef,
+    result: Result<wit::ChunkStream, crate::wit::dify::plugin::types::Error>,
+) -> Result<Events, Error> {
     let stream = finish(app.clone(), result)?;
     Ok(Events {
         stream,

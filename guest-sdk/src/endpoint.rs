@@ -88,8 +88,9 @@ impl Request {
 
     /// The body parsed as JSON; a 400 that says why if it does not parse.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::bad_request(format!("the request body is not the JSON expected: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::bad_request(format!("the request body is not the JSON expected: {e}"))
+        })
     }
 }
 
@@ -200,8 +201,7 @@ impl Response {
 
     /// A JSON body.
     pub fn json(status: u16, body: &impl Serialize) -> Result<Self, Error> {
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| Error::json("the response body", e))?;
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::json("the response body", e))?;
         Ok(Response::full(status, "application/json", bytes))
     }
 

@@ -93,8 +93,10 @@ macro_rules! export_endpoint {
                 fn handle(
                     req: $crate::wit::dify::plugin::http::Request,
                     out: &$crate::wit::dify::plugin::http::ResponseWriter,
-                ) -> ::core::result::Result<(), $crate::wit::exports::dify::plugin::endpoint::HandlerError>
-                {
+                ) -> ::core::result::Result<
+                    (),
+                    $crate::wit::exports::dify::plugin::endpoint::HandlerError,
+                > {
                     $crate::endpoint::__handle::<$handler>(req, out)
                 }
             }

@@ -210,9 +210,9 @@ impl AppError {
             (404, "not_found", _) => AppError::NotFound(err),
             (400, _, m) if m.starts_with("Run failed:") => AppError::AppFailed(err),
             (400, "completion_request_error", _) => AppError::AppFailed(err),
-            (401 | 403, _, _) => AppError::PermissionDenied(format!(
-                "Dify refused the credentials ({err})"
-            )),
+            (401 | 403, _, _) => {
+                AppError::PermissionDenied(format!("Dify refused the credentials ({err})"))
+            }
             (429, _, _) => AppError::RateLimited(err),
             (400..=499, _, _) => AppError::InvalidRequest(err),
             _ => AppError::Internal(format!("Dify failed ({err})")),
@@ -234,15 +234,15 @@ mod tests {
                 DifyError::invalid_param("name is required in input form"),
                 "invalid-request",
             ),
-            (
-                DifyError::invalid_param("Run failed: boom"),
-                "app-failed",
-            ),
+            (DifyError::invalid_param("Run failed: boom"), "app-failed"),
             (
                 DifyError::new(500, "unknown", "Internal Server Error"),
                 "internal",
             ),
-            (DifyError::new(429, "too_many_requests", "slow down"), "rate-limited"),
+            (
+                DifyError::new(429, "too_many_requests", "slow down"),
+                "rate-limited",
+            ),
         ];
         for (err, want) in cases {
             let got = match AppError::from_dify(err.clone()) {

@@ -61,9 +61,14 @@ pub fn build_plugins(
     for (key, _) in std::env::vars_os() {
         let key_str = key.to_string_lossy();
         let inherited = key_str.starts_with("CARGO_")
-            && !["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_"]
-                .iter()
-                .any(|keep| key_str.starts_with(keep));
+            && ![
+                "CARGO_HOME",
+                "CARGO_NET_",
+                "CARGO_HTTP_",
+                "CARGO_REGISTRIES_",
+            ]
+            .iter()
+            .any(|keep| key_str.starts_with(keep));
         if inherited || key_str == "RUSTFLAGS" || key_str.starts_with("__CARGO") {
             cmd.env_remove(&key);
         }
@@ -113,7 +118,9 @@ pub fn build_plugin(crate_dir: &Path, target_dir: &Path) -> Result<PathBuf, Buil
         .parse::<toml::Table>()
         .ok()
         .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_owned))
-        .ok_or_else(|| BuildError::Failed(format!("{} has no [package] name", manifest.display())))?;
+        .ok_or_else(|| {
+            BuildError::Failed(format!("{} has no [package] name", manifest.display()))
+        })?;
     let mut built = build_plugins(&manifest, &[&package], target_dir)?;
     built
         .remove(&package)

@@ -237,11 +237,9 @@ impl EndpointResponse {
 
     /// The answer for a plugin that failed before sending its head.
     pub(crate) fn failed(failure: &PluginFailure) -> Self {
-        let mut response = EndpointResponse::complete(failure.status(), failure.to_string().into_bytes());
-        response.headers = vec![(
-            "content-type".into(),
-            "text/plain; charset=utf-8".into(),
-        )];
+        let mut response =
+            EndpointResponse::complete(failure.status(), failure.to_string().into_bytes());
+        response.headers = vec![("content-type".into(), "text/plain; charset=utf-8".into())];
         response
     }
 

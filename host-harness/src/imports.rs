@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::StoreLimits;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::{
@@ -87,7 +87,11 @@ fn json_object(app_id: &str, what: &str, text: &str) -> Result<Map<String, Value
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(invalid_payload(app_id, what, &other.to_string())),
-        Err(e) => Err(invalid_payload(app_id, what, &format!("invalid JSON ({e})"))),
+        Err(e) => Err(invalid_payload(
+            app_id,
+            what,
+            &format!("invalid JSON ({e})"),
+        )),
     }
 }
 
@@ -131,7 +135,13 @@ fn chat(req: apps::ChatRequest, mode: ResponseMode) -> Result<AppRequest, AppErr
         files: req.files,
         user: req.user,
     };
-    app_request(AppKind::Chat, mode, common, Some(req.query), req.conversation_id)
+    app_request(
+        AppKind::Chat,
+        mode,
+        common,
+        Some(req.query),
+        req.conversation_id,
+    )
 }
 
 fn workflow(req: apps::WorkflowRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
@@ -172,7 +182,10 @@ impl PluginState {
         Ok(outcome.map_err(Into::into))
     }
 
-    fn streaming(&mut self, req: Result<AppRequest, AppError>) -> Answer<Resource<HostChunkStream>> {
+    fn streaming(
+        &mut self,
+        req: Result<AppRequest, AppError>,
+    ) -> Answer<Resource<HostChunkStream>> {
         let stream = req.and_then(|req| {
             if self.open_streams >= self.max_open_streams {
                 return Err(AppError::Internal(format!(

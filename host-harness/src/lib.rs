@@ -11,9 +11,9 @@
 //! use dify_plugin_host::mock::{DemoApps, MockDify};
 //!
 //! let mock = MockDify::demo()?;
-//! let runtime = Runtime::new(mock.clone())?;
+//! let runtime = Runtime::new()?;
 //! let plugin = runtime.load("target/guests/wasm32-wasip2/guest/duck.wasm",
-//!                           PluginConfig::new(DemoApps::TENANT))?;
+//!                           PluginConfig::new(mock.clone(), DemoApps::TENANT))?;
 //! let response = plugin.request(
 //!     EndpointRequest::get("/duck/x?query=hi").value("app_id", DemoApps::CHATFLOW));
 //! assert_eq!(response.status(), 200);

@@ -8,10 +8,11 @@
 //! The guest gets no ambient authority: its WASI context has no environment, no arguments,
 //! no preopened directories and no sockets; what it prints goes to the host's log.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -62,9 +63,12 @@ impl Default for Limits {
     }
 }
 
-/// Where a plugin runs: its workspace and user, its endpoint settings and its limits.
-#[derive(Debug, Clone, PartialEq)]
+/// Where a plugin runs: the Dify it calls, its workspace and user, its endpoint settings and
+/// its limits.
+#[derive(Clone)]
 pub struct PluginConfig {
+    /// The Dify the plugin's app calls go to.
+    pub backend: Arc<dyn Backend>,
     /// The workspace (Dify tenant) the plugin is bound to. It can reach no other.
     pub tenant_id: String,
     /// The Dify user its calls run as; empty for endpoints, as in Dify.
@@ -76,14 +80,27 @@ pub struct PluginConfig {
 }
 
 impl PluginConfig {
-    /// A plugin bound to this workspace, with default limits and no settings.
-    pub fn new(tenant_id: &str) -> Self {
+    /// A plugin calling `backend`, bound to this workspace, with default limits and no
+    /// settings.
+    pub fn new(backend: impl Backend, tenant_id: &str) -> Self {
         PluginConfig {
+            backend: Arc::new(backend),
             tenant_id: tenant_id.to_owned(),
             user_id: String::new(),
             settings: Value::Object(Default::default()),
             limits: Limits::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for PluginConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginConfig")
+            .field("tenant_id", &self.tenant_id)
+            .field("user_id", &self.user_id)
+            .field("settings", &self.settings)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -148,22 +165,18 @@ impl Drop for Ticker {
     }
 }
 
-/// The wasm engine, the host's imports and the backend plugins call.
+/// The wasm engine, the host's imports, and the components compiled so far.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
-    backend: Arc<dyn Backend>,
+    /// Compiled components by their bytes: loading the same plugin again costs no compile.
+    compiled: Mutex<HashMap<Vec<u8>, Component>>,
     ticker: Arc<Ticker>,
 }
 
 impl Runtime {
-    /// A runtime whose plugins invoke apps on `backend`.
-    pub fn new(backend: impl Backend) -> Result<Self, HostError> {
-        Self::with_backend(Arc::new(backend))
-    }
-
-    /// A runtime on a shared backend.
-    pub fn with_backend(backend: Arc<dyn Backend>) -> Result<Self, HostError> {
+    /// A runtime with the host's imports linked.
+    pub fn new() -> Result<Self, HostError> {
         let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:?}"));
         let mut config = wasmtime::Config::new();
         // Deadlines: a plugin that loops forever is interrupted at its next epoch check.
@@ -177,7 +190,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
-            backend,
+            compiled: Mutex::new(HashMap::new()),
             ticker,
         })
     }
@@ -196,35 +209,54 @@ impl Runtime {
     }
 
     /// Load a plugin component from its bytes.
-    pub fn load_bytes(&self, name: &str, wasm: &[u8], config: PluginConfig) -> Result<Plugin, HostError> {
-        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::Compile {
-            plugin: name.to_owned(),
-            reason: format!("{e:?}"),
-        })?;
+    pub fn load_bytes(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        config: PluginConfig,
+    ) -> Result<Plugin, HostError> {
+        let component = self.compile(name, wasm)?;
         let link_error = |e: wasmtime::Error| HostError::Link {
             plugin: name.to_owned(),
             reason: format!("{e:?}"),
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
         let pre = bindings::PluginPre::new(pre).map_err(link_error)?;
         Ok(Plugin {
             inner: Arc::new(Loaded {
+                in_flight: InFlight::default(),
                 name: name.into(),
                 engine: self.engine.clone(),
                 pre,
-                backend: self.backend.clone(),
                 config,
                 _ticker: self.ticker.clone(),
             }),
         })
     }
+
+    /// The compiled component for these bytes, compiling them on first use.
+    fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, HostError> {
+        let mut compiled = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(component) = compiled.get(wasm) {
+            return Ok(component.clone());
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| HostError::Compile {
+            plugin: name.to_owned(),
+            reason: format!("{e:?}"),
+        })?;
+        compiled.insert(wasm.to_vec(), component.clone());
+        Ok(component)
+    }
 }
 
 struct Loaded {
+    in_flight: InFlight,
     name: Arc<str>,
     engine: Engine,
     pre: bindings::PluginPre<PluginState>,
-    backend: Arc<dyn Backend>,
     config: PluginConfig,
     _ticker: Arc<Ticker>,
 }
@@ -246,19 +278,66 @@ impl Plugin {
         &self.inner.config
     }
 
+    /// How many requests are running now (their instance not yet dropped).
+    pub fn in_flight(&self) -> usize {
+        *self.inner.in_flight.lock()
+    }
+
+    /// Wait until no request is running, at most `timeout`. Returns whether it got there.
+    /// A request whose reader went away keeps running until the plugin notices (its next
+    /// write fails); this is how a caller waits for that without guessing a delay.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let guard = self.inner.in_flight.lock();
+        let (guard, _) = self
+            .inner
+            .in_flight
+            .idle
+            .wait_timeout_while(guard, timeout, |n| *n > 0)
+            .unwrap_or_else(|p| p.into_inner());
+        *guard == 0
+    }
+
     /// Send one request. Returns once the plugin has sent its head (or failed); the body
     /// streams in as the plugin writes it.
     pub fn request(&self, req: EndpointRequest) -> EndpointResponse {
         let (tx, rx) = sync_channel(self.inner.config.limits.response_buffer.max(1));
         let loaded = self.inner.clone();
+        *self.inner.in_flight.lock() += 1;
         let spawned = thread::Builder::new()
             .name(format!("plugin-{}", self.inner.name))
-            .spawn(move || loaded.run(req, tx));
+            .spawn(move || {
+                loaded.run(req, tx);
+                loaded.in_flight.finish();
+            });
         match spawned {
             Ok(_) => EndpointResponse::from_channel(rx),
-            Err(e) => EndpointResponse::failed(&PluginFailure::Host(format!(
-                "cannot start a thread for the request: {e}"
-            ))),
+            Err(e) => {
+                self.inner.in_flight.finish();
+                EndpointResponse::failed(&PluginFailure::Host(format!(
+                    "cannot start a thread for the request: {e}"
+                )))
+            }
+        }
+    }
+}
+
+/// Counts running requests, and wakes those waiting for none.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn finish(&self) {
+        let mut count = self.lock();
+        *count -= 1;
+        if *count == 0 {
+            self.idle.notify_all();
         }
     }
 }
@@ -279,7 +358,7 @@ impl Loaded {
                 .memory_size(limits.memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
-            backend: self.backend.clone(),
+            backend: self.config.backend.clone(),
             ctx: CallContext {
                 tenant_id: self.config.tenant_id.clone(),
                 user_id: self.config.user_id.clone(),
@@ -340,7 +419,12 @@ impl Loaded {
         })
     }
 
-    fn explain_trap(&self, trap: &wasmtime::Error, output: &MemoryOutputPipe, limits: &Limits) -> PluginFailure {
+    fn explain_trap(
+        &self,
+        trap: &wasmtime::Error,
+        output: &MemoryOutputPipe,
+        limits: &Limits,
+    ) -> PluginFailure {
         if let Some(wasmtime::Trap::Interrupt) = trap.downcast_ref::<wasmtime::Trap>() {
             return PluginFailure::Deadline(limits.deadline.as_millis() as u64);
         }
@@ -363,7 +447,10 @@ impl Loaded {
 
     fn forward_output(&self, output: &MemoryOutputPipe) {
         let printed = output.contents();
-        for line in String::from_utf8_lossy(&printed).lines().filter(|l| !l.is_empty()) {
+        for line in String::from_utf8_lossy(&printed)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
             log::info!(target: "dify_plugin_host::plugin", "[{}] stdout/stderr: {line}", self.name);
         }
     }

@@ -13,7 +13,9 @@ impl Endpoint for Duck {
         // The app comes from the path pattern `/duck/<app_id>`.
         let app_id = values.get("app_id")?;
         // Dify needs a query for chat apps; take it from `?query=` or say hello.
-        let query = req.query("query").unwrap_or_else(|| "Hello, duck!".to_owned());
+        let query = req
+            .query("query")
+            .unwrap_or_else(|| "Hello, duck!".to_owned());
         let conversation_id = req.query("conversation_id");
 
         let events = session()

@@ -38,43 +38,45 @@ impl MockDify {
     pub fn demo() -> Result<Self, InvalidApp> {
         let mock = MockDify::new();
         let t = DemoApps::TENANT;
-        mock.add_app(MockApp::new(t, DemoApps::CHATFLOW, AppMode::AdvancedChat).name("Echo chatflow"))?
-            .add_app(MockApp::new(t, DemoApps::CHATBOT, AppMode::Chat).name("Echo chatbot"))?
-            .add_app(
-                MockApp::new(t, DemoApps::AGENT, AppMode::AgentChat)
-                    .name("Agent")
-                    .behaviour(Behaviour::Answer("Ducks are waterfowl.".into())),
-            )?
-            .add_app(
-                MockApp::new(t, DemoApps::WORKFLOW, AppMode::Workflow)
-                    .name("Greeter")
-                    .input(InputField::text("name").required().max_length(48)),
-            )?
-            .add_app(
-                MockApp::new(t, DemoApps::COMPLETION, AppMode::Completion)
-                    .name("Writer")
-                    .input(InputField::text("topic").required())
-                    .behaviour(Behaviour::Answer("Ducks quack and swim.".into())),
-            )?
-            .add_app(
-                MockApp::new(t, DemoApps::FAILING_WORKFLOW, AppMode::Workflow)
-                    .name("Template workflow")
-                    .input(InputField::text("name"))
-                    .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
-            )?
-            .add_app(
-                MockApp::new(t, DemoApps::FAILING_CHATFLOW, AppMode::AdvancedChat)
-                    .name("Template chatflow")
-                    .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
-            )?
-            .add_app(
-                MockApp::new(
-                    DemoApps::OTHER_TENANT,
-                    DemoApps::OTHER_WORKSPACE_WORKFLOW,
-                    AppMode::Workflow,
-                )
-                .name("Other workspace's workflow"),
-            )?;
+        mock.add_app(
+            MockApp::new(t, DemoApps::CHATFLOW, AppMode::AdvancedChat).name("Echo chatflow"),
+        )?
+        .add_app(MockApp::new(t, DemoApps::CHATBOT, AppMode::Chat).name("Echo chatbot"))?
+        .add_app(
+            MockApp::new(t, DemoApps::AGENT, AppMode::AgentChat)
+                .name("Agent")
+                .behaviour(Behaviour::Answer("Ducks are waterfowl.".into())),
+        )?
+        .add_app(
+            MockApp::new(t, DemoApps::WORKFLOW, AppMode::Workflow)
+                .name("Greeter")
+                .input(InputField::text("name").required().max_length(48)),
+        )?
+        .add_app(
+            MockApp::new(t, DemoApps::COMPLETION, AppMode::Completion)
+                .name("Writer")
+                .input(InputField::text("topic").required())
+                .behaviour(Behaviour::Answer("Ducks quack and swim.".into())),
+        )?
+        .add_app(
+            MockApp::new(t, DemoApps::FAILING_WORKFLOW, AppMode::Workflow)
+                .name("Template workflow")
+                .input(InputField::text("name"))
+                .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
+        )?
+        .add_app(
+            MockApp::new(t, DemoApps::FAILING_CHATFLOW, AppMode::AdvancedChat)
+                .name("Template chatflow")
+                .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
+        )?
+        .add_app(
+            MockApp::new(
+                DemoApps::OTHER_TENANT,
+                DemoApps::OTHER_WORKSPACE_WORKFLOW,
+                AppMode::Workflow,
+            )
+            .name("Other workspace's workflow"),
+        )?;
         Ok(mock)
     }
 }

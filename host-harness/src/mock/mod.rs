@@ -182,18 +182,16 @@ impl MockDify {
             ));
         }
         let continued = match req.conversation_id.as_deref() {
-            Some(id) if app.mode.is_chat() && !id.is_empty() => {
-                match state.conversations.get(id) {
-                    Some(c)
-                        if c.app_id == app.id
-                            && c.tenant_id == ctx.tenant_id
-                            && c.user_id == ctx.user_id =>
-                    {
-                        Some((id.to_owned(), c.turns))
-                    }
-                    _ => return Err(DifyError::invalid_param("")),
+            Some(id) if app.mode.is_chat() && !id.is_empty() => match state.conversations.get(id) {
+                Some(c)
+                    if c.app_id == app.id
+                        && c.tenant_id == ctx.tenant_id
+                        && c.user_id == ctx.user_id =>
+                {
+                    Some((id.to_owned(), c.turns))
                 }
-            }
+                _ => return Err(DifyError::invalid_param("")),
+            },
             _ => None,
         };
         forms::validate(&app.form, &req.inputs).map_err(DifyError::invalid_param)?;
@@ -225,7 +223,12 @@ impl MockDify {
         Ok(run)
     }
 
-    fn record(&self, ctx: &CallContext, req: AppRequest, outcome: CallOutcome) -> Arc<Mutex<ReceivedCall>> {
+    fn record(
+        &self,
+        ctx: &CallContext,
+        req: AppRequest,
+        outcome: CallOutcome,
+    ) -> Arc<Mutex<ReceivedCall>> {
         let call = Arc::new(Mutex::new(ReceivedCall {
             ctx: ctx.clone(),
             request: req,

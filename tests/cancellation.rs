@@ -1,0 +1,75 @@
+//! Dropping an app stream cancels the run, and the mock sees it: when the plugin stops
+//! reading, and when the HTTP caller goes away.
+
+use std::time::Duration;
+
+use dify_plugin_host::mock::{AppMode, Behaviour, CallOutcome, DemoApps, MockApp};
+use dify_plugin_host::{EndpointRequest, Limits, PluginConfig};
+use serde_json::json;
+
+use crate::support::{demo, load, load_with, probe};
+
+#[test]
+fn dropping_a_stream_early_cancels_the_run() {
+    let mock = demo();
+    let plugin = load("probe", &mock);
+    let report = probe(
+        &plugin,
+        json!({"interface": "chat", "mode": "streaming", "app_id": DemoApps::CHATFLOW, "query": "hi", "take": 2}),
+    );
+    assert_eq!(report["events"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        mock.calls()[0].outcome,
+        CallOutcome::Cancelled { delivered: 2 }
+    );
+    assert_eq!(mock.open_streams(), 0);
+}
+
+#[test]
+fn a_stream_read_to_the_end_is_not_cancelled() {
+    let mock = demo();
+    let plugin = load("probe", &mock);
+    probe(
+        &plugin,
+        json!({"interface": "workflow", "mode": "streaming", "app_id": DemoApps::WORKFLOW, "inputs": {"name": "A"}}),
+    );
+    assert_eq!(
+        mock.calls()[0].outcome,
+        CallOutcome::Completed { delivered: 7 }
+    );
+}
+
+#[test]
+fn a_caller_that_goes_away_cancels_the_plugins_app_stream() {
+    let mock = demo();
+    let long_chat = "c0000000-0000-4000-8000-000000000100";
+    let events: Vec<_> = (0..1000)
+        .map(|i| json!({"event": "message", "answer": format!("piece {i} ")}))
+        .collect();
+    mock.add_app(
+        MockApp::new(DemoApps::TENANT, long_chat, AppMode::Chat)
+            .behaviour(Behaviour::Script(events)),
+    )
+    .unwrap();
+    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
+    config.limits = Limits {
+        response_buffer: 1,
+        ..Limits::default()
+    };
+    let duck = load_with("duck", config);
+
+    let mut response =
+        duck.request(EndpointRequest::get("/duck/x?query=hi").value("app_id", long_chat));
+    let first = response.next().unwrap().unwrap();
+    assert!(first.starts_with(br#"{"event":"message","answer":"piece 0 "}"#));
+    drop(response);
+
+    assert!(
+        duck.wait_idle(Duration::from_secs(10)),
+        "the plugin kept running"
+    );
+    match mock.calls()[0].outcome {
+        CallOutcome::Cancelled { delivered } => assert!(delivered < 1000, "{delivered}"),
+        ref other => panic!("expected a cancelled run, got {other:?}"),
+    }
+}

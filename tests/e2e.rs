@@ -1,0 +1,12 @@
+//! End-to-end tests: real plugins, built for wasm32-wasip2, run by the host under wasmtime
+//! against the embedded mock Dify.
+
+mod support;
+
+mod apps;
+mod cancellation;
+mod duck;
+mod errors;
+mod fidelity;
+mod isolation;
+mod misbehaving;

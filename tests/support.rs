@@ -1,0 +1,94 @@
+//! Shared by every end-to-end test: the guest components (built once per test run), one
+//! runtime, and helpers to call the probe plugin and read the recorded fixtures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use dify_plugin_host::mock::{DemoApps, MockDify};
+use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
+use serde_json::Value;
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Every plugin the tests run, built for wasm32-wasip2 once for the whole test run.
+fn guests() -> &'static BTreeMap<String, PathBuf> {
+    static GUESTS: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let root = workspace_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("guests");
+        dify_plugin_host::build::build_plugins(
+            &root.join("Cargo.toml"),
+            &["duck", "workflow-runner", "completion-writer", "probe"],
+            &target,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().expect("runtime"))
+}
+
+/// A plugin bound to the demo workspace of `mock`.
+pub fn load(name: &str, mock: &MockDify) -> Plugin {
+    load_with(name, PluginConfig::new(mock.clone(), DemoApps::TENANT))
+}
+
+/// A plugin with a configuration of the test's own.
+pub fn load_with(name: &str, config: PluginConfig) -> Plugin {
+    let path = &guests()[name];
+    runtime()
+        .load(path, config)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh demo mock.
+pub fn demo() -> MockDify {
+    MockDify::demo().expect("demo apps")
+}
+
+/// Ask the probe plugin to make an app call; returns what it reported.
+pub fn probe(plugin: &Plugin, call: Value) -> Value {
+    let response = plugin.request(EndpointRequest::post("/call", call.to_string()));
+    assert_eq!(response.status(), 200, "probe failed");
+    serde_json::from_str(&response.text().expect("probe body")).expect("probe JSON")
+}
+
+/// The event names a probe saw.
+pub fn names(report: &Value) -> Vec<String> {
+    report["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no events in {report}"))
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `data` payloads of a recorded inner-API case's frames.
+pub fn recorded_frames(case: &str) -> Vec<Value> {
+    let path = workspace_root()
+        .join("../shared/fixtures/dify-1.13.2")
+        .join(format!("{case}.resp.frames.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    let frames: Vec<Value> = serde_json::from_str(&text).expect("frames JSON");
+    frames
+        .into_iter()
+        .map(|f| f["payload"]["data"].clone())
+        .collect()
+}
+
+/// The keys of a JSON object, in order.
+pub fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect()
+}
