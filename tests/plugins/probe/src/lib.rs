@@ -72,10 +72,10 @@ impl Endpoint for Probe {
                     {
                         Ok(events) => open.push(events),
                         Err(e) => {
-                            return Ok(Response::json(
+                            return Response::json(
                                 200,
                                 &json!({"opened": open.len(), "error": e.to_string()}),
-                            )?);
+                            );
                         }
                     }
                 }
