@@ -126,7 +126,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .map_err(|e| format!("cannot write the body: {e}"))?;
             }
             let _ = writeln!(out);
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }
@@ -149,14 +153,38 @@ fn component_path(plugin: &Path) -> Result<PathBuf, String> {
 
 fn print_demo_apps() {
     let apps = [
-        (DemoApps::CHATFLOW, "advanced-chat", "Echo chatflow: answers 'You said: <query>'"),
+        (
+            DemoApps::CHATFLOW,
+            "advanced-chat",
+            "Echo chatflow: answers 'You said: <query>'",
+        ),
         (DemoApps::CHATBOT, "chat", "Echo chatbot"),
         (DemoApps::AGENT, "agent-chat", "Agent (streaming only)"),
-        (DemoApps::WORKFLOW, "workflow", "Greeter: input 'name' (required, <= 48 chars)"),
-        (DemoApps::COMPLETION, "completion", "Writer: input 'topic' (required)"),
-        (DemoApps::FAILING_WORKFLOW, "workflow", "fails at its code node"),
-        (DemoApps::FAILING_CHATFLOW, "advanced-chat", "fails at its code node"),
-        (DemoApps::OTHER_WORKSPACE_WORKFLOW, "workflow", "in another workspace: not reachable"),
+        (
+            DemoApps::WORKFLOW,
+            "workflow",
+            "Greeter: input 'name' (required, <= 48 chars)",
+        ),
+        (
+            DemoApps::COMPLETION,
+            "completion",
+            "Writer: input 'topic' (required)",
+        ),
+        (
+            DemoApps::FAILING_WORKFLOW,
+            "workflow",
+            "fails at its code node",
+        ),
+        (
+            DemoApps::FAILING_CHATFLOW,
+            "advanced-chat",
+            "fails at its code node",
+        ),
+        (
+            DemoApps::OTHER_WORKSPACE_WORKFLOW,
+            "workflow",
+            "in another workspace: not reachable",
+        ),
     ];
     println!("workspace {}", DemoApps::TENANT);
     for (id, mode, what) in apps {
