@@ -1,7 +1,7 @@
 //! Every app interface, blocking and streaming, through the SDK and the examples.
 
-use dify_plugin_host::EndpointRequest;
-use dify_plugin_host::mock::DemoApps;
+use dify_plugin_host::mock::{AppMode, Behaviour, DemoApps, MockApp};
+use dify_plugin_host::{EndpointRequest, PluginFailure};
 use serde_json::{Value, json};
 
 use crate::support::{demo, load, names, probe};
@@ -173,4 +173,29 @@ fn workflow_example_streams_server_sent_events_and_blocks_as_json() {
     assert_eq!(blocking.header("content-type"), Some("application/json"));
     let reply: Value = serde_json::from_str(&blocking.text().unwrap()).unwrap();
     assert_eq!(reply["data"]["outputs"], json!({"name": "Alice"}));
+}
+
+#[test]
+fn an_app_failing_mid_stream_cuts_the_examples_body() {
+    let mock = demo();
+    let failing = "c0000000-0000-4000-8000-000000000200";
+    mock.add_app(
+        MockApp::new(DemoApps::TENANT, failing, AppMode::Completion)
+            .behaviour(Behaviour::Fail("[openai] Error: Rate limit reached".into())),
+    )
+    .unwrap();
+    let writer = load("completion-writer", &mock);
+    let mut response = writer.request(
+        EndpointRequest::post(&format!("/complete/{failing}"), "{}").value("app_id", failing),
+    );
+    // The head went out before the app failed: the failure can only cut the body.
+    assert_eq!(response.status(), 200);
+    match response.next() {
+        Some(Err(PluginFailure::Handler(text))) => assert_eq!(
+            text,
+            "the app failed: [openai] Error: Rate limit reached (completion_request_error)"
+        ),
+        other => panic!("expected a cut body, got {other:?}"),
+    }
+    assert!(response.next().is_none());
 }

@@ -92,3 +92,34 @@ fn open_streams_are_capped_per_request_and_all_released_after_it() {
     );
     assert_eq!(mock.open_streams(), 0);
 }
+
+#[test]
+fn plugin_log_lines_reach_the_host_log_tagged_with_the_plugin() {
+    let plugin = load("probe", &demo());
+    assert_eq!(
+        plugin.request(EndpointRequest::get("/log")).text().unwrap(),
+        "logged"
+    );
+    assert!(
+        crate::support::logged()
+            .contains(&"INFO dify_plugin_host::plugin [probe] probe says hello".to_owned()),
+        "{:?}",
+        crate::support::logged()
+    );
+}
+
+#[test]
+fn a_panic_message_reaches_the_host_log_too() {
+    let plugin = load("probe", &demo());
+    plugin
+        .request(EndpointRequest::get("/panic"))
+        .text()
+        .unwrap();
+    assert!(
+        crate::support::logged().iter().any(|l| l
+            .starts_with("WARN dify_plugin_host::plugin [probe] the plugin crashed")
+            && l.contains("the probe panics on purpose")),
+        "{:?}",
+        crate::support::logged()
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use dify_plugin_host::mock::{DemoApps, MockDify};
 use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
@@ -32,7 +32,34 @@ fn guests() -> &'static BTreeMap<String, PathBuf> {
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new().expect("runtime"))
+    RUNTIME.get_or_init(|| {
+        log::set_logger(&CAPTURE).expect("the only logger");
+        log::set_max_level(log::LevelFilter::Info);
+        Runtime::new().expect("runtime")
+    })
+}
+
+/// Keeps every log line of the test run, so tests can check what reached the host's log.
+struct Capture(Mutex<Vec<String>>);
+
+static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {} {}", record.level(), record.target(), record.args());
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+/// The host's log lines so far (of every test: filter on what is yours).
+pub fn logged() -> Vec<String> {
+    CAPTURE.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// A plugin bound to the demo workspace of `mock`.

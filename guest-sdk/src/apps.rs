@@ -186,6 +186,9 @@ impl Events {
     }
 }
 
+/// After the end or an error, `next` keeps returning `None`.
+impl std::iter::FusedIterator for Events {}
+
 impl Iterator for Events {
     type Item = Result<Event, Error>;
 

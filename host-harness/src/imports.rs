@@ -167,17 +167,34 @@ fn completion(req: apps::CompletionRequest, mode: ResponseMode) -> Result<AppReq
 type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl PluginState {
+    /// Hand one call to the backend, logging it at debug level.
+    fn invoke(&self, req: AppRequest) -> Result<Reply, AppError> {
+        let described = log::log_enabled!(target: "dify_plugin_host::apps", log::Level::Debug)
+            .then(|| {
+                format!(
+                    "{} {} app '{}'",
+                    req.response_mode.as_str(),
+                    req.kind,
+                    req.app_id
+                )
+            });
+        let reply = self.backend.invoke(&self.ctx, req);
+        if let Some(described) = described {
+            let outcome = match &reply {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            log::debug!(target: "dify_plugin_host::apps", "[{}] {described}: {outcome}", self.plugin);
+        }
+        reply
+    }
+
     fn blocking(&mut self, req: Result<AppRequest, AppError>) -> Answer<String> {
-        let outcome = req.and_then(|req| {
-            let described = describe(&req);
-            let reply = self.backend.invoke(&self.ctx, req);
-            log::debug!(target: "dify_plugin_host::apps", "[{}] {described}: {}", self.plugin, outcome_text(&reply));
-            match reply? {
-                Reply::Blocking(json) => Ok(json),
-                Reply::Streaming(_) => Err(AppError::Internal(
-                    "the backend streamed an answer to a blocking call".into(),
-                )),
-            }
+        let outcome = req.and_then(|req| match self.invoke(req)? {
+            Reply::Blocking(json) => Ok(json),
+            Reply::Streaming(_) => Err(AppError::Internal(
+                "the backend streamed an answer to a blocking call".into(),
+            )),
         });
         Ok(outcome.map_err(Into::into))
     }
@@ -194,10 +211,7 @@ impl PluginState {
                     self.open_streams
                 )));
             }
-            let described = describe(&req);
-            let reply = self.backend.invoke(&self.ctx, req);
-            log::debug!(target: "dify_plugin_host::apps", "[{}] {described}: {}", self.plugin, outcome_text(&reply));
-            match reply? {
+            match self.invoke(req)? {
                 Reply::Streaming(stream) => Ok(stream),
                 Reply::Blocking(_) => Err(AppError::Internal(
                     "the backend gave a blocking answer to a streaming call".into(),
@@ -214,22 +228,6 @@ impl PluginState {
             }
             Err(e) => Ok(Err(e.into())),
         }
-    }
-}
-
-fn describe(req: &AppRequest) -> String {
-    format!(
-        "{} {} app '{}'",
-        req.response_mode.as_str(),
-        req.kind,
-        req.app_id
-    )
-}
-
-fn outcome_text(reply: &Result<Reply, AppError>) -> String {
-    match reply {
-        Ok(_) => "ok".into(),
-        Err(e) => e.to_string(),
     }
 }
 
