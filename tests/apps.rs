@@ -132,7 +132,7 @@ fn completion_blocking_and_streaming_through_the_example() {
     let inputs = json!({"topic": "ducks"}).to_string();
 
     let streamed = writer.request(
-        EndpointRequest::post(&target, inputs.clone()).value("app_id", DemoApps::COMPLETION),
+        EndpointRequest::post(&target, inputs.clone()),
     );
     assert_eq!(streamed.status(), 200);
     let pieces: Vec<String> = streamed
@@ -141,8 +141,7 @@ fn completion_blocking_and_streaming_through_the_example() {
     assert_eq!(pieces, ["Ducks ", "quack ", "and ", "swim."]);
 
     let blocking = writer.request(
-        EndpointRequest::post(&format!("{target}?mode=blocking"), inputs)
-            .value("app_id", DemoApps::COMPLETION),
+        EndpointRequest::post(&format!("{target}?mode=blocking"), inputs),
     );
     assert_eq!(blocking.text().unwrap(), "Ducks quack and swim.");
 }
@@ -154,8 +153,7 @@ fn workflow_example_streams_server_sent_events_and_blocks_as_json() {
     let inputs = json!({"name": "Alice"}).to_string();
 
     let streamed = runner.request(
-        EndpointRequest::post(&format!("{target}?mode=streaming"), inputs.clone())
-            .value("app_id", DemoApps::WORKFLOW),
+        EndpointRequest::post(&format!("{target}?mode=streaming"), inputs.clone()),
     );
     assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
     let body = streamed.text().unwrap();
@@ -169,7 +167,7 @@ fn workflow_example_streams_server_sent_events_and_blocks_as_json() {
     assert_eq!(events[6]["data"]["outputs"], json!({"name": "Alice"}));
 
     let blocking =
-        runner.request(EndpointRequest::post(&target, inputs).value("app_id", DemoApps::WORKFLOW));
+        runner.request(EndpointRequest::post(&target, inputs));
     assert_eq!(blocking.header("content-type"), Some("application/json"));
     let reply: Value = serde_json::from_str(&blocking.text().unwrap()).unwrap();
     assert_eq!(reply["data"]["outputs"], json!({"name": "Alice"}));
@@ -186,7 +184,7 @@ fn an_app_failing_mid_stream_cuts_the_examples_body() {
     .unwrap();
     let writer = load("completion-writer", &mock);
     let mut response = writer.request(
-        EndpointRequest::post(&format!("/complete/{failing}"), "{}").value("app_id", failing),
+        EndpointRequest::post(&format!("/complete/{failing}"), "{}"),
     );
     // The head went out before the app failed: the failure can only cut the body.
     assert_eq!(response.status(), 200);

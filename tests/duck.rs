@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::{demo, load};
 
 fn duck_request(app_id: &str, query: &str) -> EndpointRequest {
-    EndpointRequest::get(&format!("/duck/{app_id}?query={query}")).value("app_id", app_id)
+    EndpointRequest::get(&format!("/duck/{app_id}?query={query}"))
 }
 
 #[test]
@@ -70,14 +70,37 @@ fn duck_sends_each_event_as_its_own_body_chunk() {
 }
 
 #[test]
-fn duck_without_an_app_id_is_a_bad_request() {
+fn duck_without_an_app_id_matches_no_endpoint() {
     let duck = load("duck", &demo());
     let response = duck.request(EndpointRequest::get("/duck/"));
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 404);
     assert_eq!(
         response.text().unwrap(),
-        "bad request: the path has no value 'app_id'"
+        "no endpoint of plugin duck matches GET /duck/; it serves: GET /duck/<app_id>"
     );
+}
+
+#[test]
+fn duck_refuses_other_methods_with_a_405_and_allow() {
+    let duck = load("duck", &demo());
+    let response = duck.request(EndpointRequest::post("/duck/x", ""));
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.header("allow"), Some("GET, HEAD"));
+    assert_eq!(
+        response.text().unwrap(),
+        "POST /duck/x is not allowed; this endpoint accepts GET, HEAD"
+    );
+}
+
+#[test]
+fn duck_declares_its_endpoint_like_dify_yaml() {
+    let duck = load("duck", &demo());
+    let routes: Vec<(&str, &str)> = duck
+        .routes()
+        .iter()
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(routes, [("GET", "/duck/<app_id>")]);
 }
 
 #[test]

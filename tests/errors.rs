@@ -227,8 +227,7 @@ fn the_completion_example_reports_an_unknown_app_as_a_500() {
     let mock = MockDify::demo().unwrap();
     let writer = load("completion-writer", &mock);
     let response = writer.request(
-        EndpointRequest::post("/complete/nope?mode=blocking", r#"{"topic":"x"}"#)
-            .value("app_id", "nope"),
+        EndpointRequest::post("/complete/nope?mode=blocking", r#"{"topic":"x"}"#),
     );
     assert_eq!(response.status(), 500);
     assert!(

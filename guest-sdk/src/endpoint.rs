@@ -1,5 +1,7 @@
 //! Serve HTTP: the [`Endpoint`] trait a plugin implements, the [`Request`] it receives and the
 //! [`Response`] it returns, with a body that is either complete or streamed from an iterator.
+//! Each endpoint type declares its method and path pattern, as Dify's endpoint YAML does; the
+//! host routes requests by them.
 //!
 //! The host owns the HTTP connection. The response goes into a host-owned writer: the head
 //! first, then each body piece as the iterator yields it, so the caller sees events while the
@@ -14,13 +16,22 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::wit::dify::plugin::http as wit;
-use crate::wit::exports::dify::plugin::endpoint::HandlerError;
+use crate::wit::exports::dify::plugin::endpoint::{HandlerError, Route};
 
-/// An HTTP endpoint of the plugin. Export it with [`export_endpoint!`](crate::export_endpoint).
+/// An HTTP endpoint of the plugin. Export it with
+/// [`export_endpoints!`](crate::export_endpoints).
 ///
-/// As in Dify's Python SDK, the handler gets the request, the values taken from the endpoint's
-/// path pattern (`app_id` from `/duck/<app_id>`), and the endpoint's settings.
+/// Like a Dify endpoint YAML file plus its Python class: a method, a path pattern, and a
+/// handler that gets the request, the values taken from the path (`app_id` from
+/// `/duck/<app_id>`), and the endpoint's settings.
 pub trait Endpoint {
+    /// The HTTP method: `GET`, `POST`, `PUT`, `DELETE`, `HEAD` or `OPTIONS`.
+    const METHOD: &'static str;
+
+    /// The path pattern, starting with `/`: `<name>` matches one segment and becomes the
+    /// value `name`; `<path:name>` matches the rest of the path and must come last.
+    const PATH: &'static str;
+
     /// Handle one request.
     ///
     /// An `Err` becomes a 400 for [`Error::BadRequest`] and a 500 otherwise, with the error's
@@ -239,7 +250,33 @@ impl Response {
     }
 }
 
-/// The glue behind [`export_endpoint!`](crate::export_endpoint): converts the WIT request,
+/// The route the export macro declares for an endpoint type.
+#[doc(hidden)]
+pub fn __route<E: Endpoint>() -> Route {
+    Route {
+        method: E::METHOD.to_owned(),
+        path: E::PATH.to_owned(),
+    }
+}
+
+/// Whether the host routed this request to the endpoint type `E`.
+#[doc(hidden)]
+pub fn __is_route_of<E: Endpoint>(req: &wit::Request) -> bool {
+    req.route == E::PATH
+        && (req.method.eq_ignore_ascii_case(E::METHOD)
+            || (req.method == "HEAD" && E::METHOD.eq_ignore_ascii_case("GET")))
+}
+
+/// A request the host routed to no endpoint of this plugin: a host bug, reported as such.
+#[doc(hidden)]
+pub fn __unrouted(req: &wit::Request) -> Result<(), HandlerError> {
+    Err(HandlerError::Internal(format!(
+        "the host routed {} {} to '{}', which this plugin does not declare",
+        req.method, req.path, req.route
+    )))
+}
+
+/// The glue behind [`export_endpoints!`](crate::export_endpoints): converts the WIT request,
 /// runs the handler and writes its response.
 #[doc(hidden)]
 pub fn __handle<E: Endpoint>(

@@ -11,6 +11,9 @@
 //! struct Duck;
 //!
 //! impl Endpoint for Duck {
+//!     const METHOD: &'static str = "GET";
+//!     const PATH: &'static str = "/duck/<app_id>";
+//!
 //!     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
 //!         let app_id = values.get("app_id")?;
 //!         let query = req.query("query").unwrap_or_else(|| "Hello".into());
@@ -23,7 +26,7 @@
 //!     }
 //! }
 //!
-//! dify_plugin::export_endpoint!(Duck);
+//! dify_plugin::export_endpoints!(Duck);
 //! ```
 //!
 //! The modules follow the capabilities: [`apps`] invokes apps, [`event`] reads what they
@@ -72,32 +75,45 @@ pub mod prelude {
     pub use serde_json::{Value, json};
 }
 
-/// Export a type that implements [`Endpoint`] as the plugin's endpoint handler.
+/// Export the plugin's endpoints: one or more types that implement [`Endpoint`].
 ///
 /// Call it once, at the top level of the plugin crate:
 ///
 /// ```ignore
 /// struct Duck;
-/// impl dify_plugin::Endpoint for Duck { /* ... */ }
-/// dify_plugin::export_endpoint!(Duck);
+/// impl dify_plugin::Endpoint for Duck {
+///     const METHOD: &'static str = "GET";
+///     const PATH: &'static str = "/duck/<app_id>";
+///     /* fn invoke ... */
+/// }
+/// dify_plugin::export_endpoints!(Duck);
 /// ```
 ///
-/// It also installs the [`log`] backend that forwards `log::info!` and friends to the host.
+/// The host routes each request by the endpoints' `METHOD` and `PATH`; the macro dispatches
+/// it to the matching type. It also installs the [`log`] backend that forwards `log::info!`
+/// and friends to the host.
 #[macro_export]
-macro_rules! export_endpoint {
-    ($handler:ty) => {
+macro_rules! export_endpoints {
+    ($($handler:ty),+ $(,)?) => {
         const _: () = {
             struct __DifyPluginExport;
 
             impl $crate::wit::exports::dify::plugin::endpoint::Guest for __DifyPluginExport {
+                fn routes() -> ::std::vec::Vec<$crate::wit::exports::dify::plugin::endpoint::Route> {
+                    ::std::vec![$($crate::endpoint::__route::<$handler>()),+]
+                }
+
                 fn handle(
                     req: $crate::wit::dify::plugin::http::Request,
                     out: &$crate::wit::dify::plugin::http::ResponseWriter,
-                ) -> ::core::result::Result<
-                    (),
-                    $crate::wit::exports::dify::plugin::endpoint::HandlerError,
-                > {
-                    $crate::endpoint::__handle::<$handler>(req, out)
+                ) -> ::core::result::Result<(), $crate::wit::exports::dify::plugin::endpoint::HandlerError>
+                {
+                    $(
+                        if $crate::endpoint::__is_route_of::<$handler>(&req) {
+                            return $crate::endpoint::__handle::<$handler>(req, out);
+                        }
+                    )+
+                    $crate::endpoint::__unrouted(&req)
                 }
             }
 

@@ -24,8 +24,6 @@ pub struct EndpointRequest {
     pub query: String,
     /// Headers, names in lower case.
     pub headers: Vec<(String, String)>,
-    /// Values taken from the endpoint's path pattern, such as `app_id`.
-    pub values: Vec<(String, String)>,
     /// The endpoint's settings, a JSON object.
     pub settings: Value,
     /// The body.
@@ -41,7 +39,6 @@ impl EndpointRequest {
             path: path.to_owned(),
             query: query.to_owned(),
             headers: Vec::new(),
-            values: Vec::new(),
             settings: Value::Object(Default::default()),
             body: Vec::new(),
         }
@@ -61,12 +58,6 @@ impl EndpointRequest {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers
             .push((name.to_ascii_lowercase(), value.to_owned()));
-        self
-    }
-
-    /// Add a path value.
-    pub fn value(mut self, name: &str, value: &str) -> Self {
-        self.values.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -115,35 +106,60 @@ impl PluginFailure {
     }
 }
 
+/// What one request did, for the log line and for tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// App invocations the plugin made.
+    pub app_calls: u32,
+    /// App events it read.
+    pub events: u64,
+    /// Body pieces it wrote.
+    pub chunks: u64,
+    /// Body bytes it wrote.
+    pub bytes: u64,
+}
+
 /// What travels from the plugin's thread to the reader.
 pub(crate) enum Message {
     Head(u16, Vec<(String, String)>),
     Chunk(Vec<u8>),
-    End(Result<(), PluginFailure>),
+    End(Result<(), PluginFailure>, RequestStats),
+}
+
+/// Where the plugin's thread sends its messages: a bounded channel to whoever reads the
+/// response. `Err` means the reader has gone away.
+pub(crate) trait Outbox: Send + 'static {
+    fn send(&mut self, msg: Message) -> Result<(), ()>;
+}
+
+impl Outbox for SyncSender<Message> {
+    fn send(&mut self, msg: Message) -> Result<(), ()> {
+        SyncSender::send(self, msg).map_err(drop)
+    }
 }
 
 /// The writer end: enforces head-then-body and the body size limit.
 pub(crate) struct ResponseSink {
-    tx: SyncSender<Message>,
+    outbox: Box<dyn Outbox>,
     head_sent: bool,
     closed: bool,
-    written: usize,
-    max_bytes: usize,
+    stats: RequestStats,
+    max_bytes: u64,
 }
 
 impl ResponseSink {
-    pub(crate) fn new(tx: SyncSender<Message>, max_bytes: usize) -> Self {
+    pub(crate) fn new(outbox: Box<dyn Outbox>, max_bytes: usize) -> Self {
         ResponseSink {
-            tx,
+            outbox,
             head_sent: false,
             closed: false,
-            written: 0,
-            max_bytes,
+            stats: RequestStats::default(),
+            max_bytes: max_bytes as u64,
         }
     }
 
     fn send(&mut self, msg: Message) -> Result<(), WriteError> {
-        if self.closed || self.tx.send(msg).is_err() {
+        if self.closed || self.outbox.send(msg).is_err() {
             self.closed = true;
             return Err(WriteError::Closed);
         }
@@ -166,8 +182,8 @@ impl ResponseSink {
         if !self.head_sent {
             return Err(WriteError::OutOfOrder);
         }
-        self.written += bytes.len();
-        if self.written > self.max_bytes {
+        self.stats.bytes += bytes.len() as u64;
+        if self.stats.bytes > self.max_bytes {
             return Err(WriteError::TooLarge(format!(
                 "the response body exceeds the host's limit of {} bytes",
                 self.max_bytes
@@ -176,12 +192,18 @@ impl ResponseSink {
         if bytes.is_empty() {
             return Ok(());
         }
+        self.stats.chunks += 1;
         self.send(Message::Chunk(bytes))
     }
 
     /// Report how the handler ended. Nobody may be listening any more; that is fine.
-    pub(crate) fn end(self, result: Result<(), PluginFailure>) {
-        let _ = self.tx.send(Message::End(result));
+    pub(crate) fn end(mut self, result: Result<(), PluginFailure>, app_calls: u32, events: u64) {
+        let stats = RequestStats {
+            app_calls,
+            events,
+            ..self.stats
+        };
+        let _ = self.outbox.send(Message::End(result, stats));
     }
 }
 
@@ -194,6 +216,7 @@ pub struct EndpointResponse {
     headers: Vec<(String, String)>,
     rx: Option<Receiver<Message>>,
     failure_body: Option<Vec<u8>>,
+    stats: Option<RequestStats>,
 }
 
 impl fmt::Debug for EndpointResponse {
@@ -214,9 +237,14 @@ impl EndpointResponse {
                 headers,
                 rx: Some(rx),
                 failure_body: None,
+                stats: None,
             },
-            Ok(Message::End(Ok(()))) => EndpointResponse::complete(200, Vec::new()),
-            Ok(Message::End(Err(failure))) => EndpointResponse::failed(&failure),
+            Ok(Message::End(Ok(()), stats)) => {
+                EndpointResponse::complete(200, Vec::new()).with_stats(stats)
+            }
+            Ok(Message::End(Err(failure), stats)) => {
+                EndpointResponse::failed(&failure).with_stats(stats)
+            }
             Ok(Message::Chunk(_)) => EndpointResponse::failed(&PluginFailure::Host(
                 "the plugin wrote a body before its head".into(),
             )),
@@ -232,15 +260,33 @@ impl EndpointResponse {
             headers: Vec::new(),
             rx: None,
             failure_body: Some(body),
+            stats: None,
         }
+    }
+
+    fn with_stats(mut self, stats: RequestStats) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// A plain-text answer from the host itself (a routing error, a failure to start).
+    pub(crate) fn host_text(status: u16, text: String, extra: Option<(&str, String)>) -> Self {
+        let mut response = EndpointResponse::complete(status, text.into_bytes());
+        response.headers = vec![("content-type".into(), "text/plain; charset=utf-8".into())];
+        if let Some((name, value)) = extra {
+            response.headers.push((name.to_owned(), value));
+        }
+        response
     }
 
     /// The answer for a plugin that failed before sending its head.
     pub(crate) fn failed(failure: &PluginFailure) -> Self {
-        let mut response =
-            EndpointResponse::complete(failure.status(), failure.to_string().into_bytes());
-        response.headers = vec![("content-type".into(), "text/plain; charset=utf-8".into())];
-        response
+        EndpointResponse::host_text(failure.status(), failure.to_string(), None)
+    }
+
+    /// What the request did, once the plugin has finished (after the body was read).
+    pub fn stats(&self) -> Option<RequestStats> {
+        self.stats
     }
 
     /// The status code.
@@ -262,16 +308,21 @@ impl EndpointResponse {
     }
 
     /// Read the whole body as UTF-8 text; `Err` if the plugin failed midway.
-    pub fn text(self) -> Result<String, PluginFailure> {
-        let bytes = self.bytes()?;
+    pub fn text(mut self) -> Result<String, PluginFailure> {
+        let bytes = self.read_all()?;
         String::from_utf8(bytes)
             .map_err(|e| PluginFailure::Handler(format!("the body is not UTF-8: {e}")))
     }
 
     /// Read the whole body; `Err` if the plugin failed midway.
-    pub fn bytes(self) -> Result<Vec<u8>, PluginFailure> {
+    pub fn bytes(mut self) -> Result<Vec<u8>, PluginFailure> {
+        self.read_all()
+    }
+
+    /// Read the rest of the body, keeping the response (and its stats) around.
+    pub fn read_all(&mut self) -> Result<Vec<u8>, PluginFailure> {
         let mut body = Vec::new();
-        for chunk in self {
+        for chunk in self.by_ref() {
             body.extend_from_slice(&chunk?);
         }
         Ok(body)
@@ -288,8 +339,10 @@ impl Iterator for EndpointResponse {
         let rx = self.rx.as_ref()?;
         let item = match rx.recv() {
             Ok(Message::Chunk(bytes)) => return Some(Ok(bytes)),
-            Ok(Message::End(Ok(()))) => None,
-            Ok(Message::End(Err(failure))) => Some(Err(failure)),
+            Ok(Message::End(result, stats)) => {
+                self.stats = Some(stats);
+                result.err().map(Err)
+            }
             Ok(Message::Head(..)) => Some(Err(PluginFailure::Host(
                 "the plugin sent a second head".into(),
             ))),

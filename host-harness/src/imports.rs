@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use wasmtime::StoreLimits;
 use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::backend::{
@@ -21,6 +22,8 @@ use crate::endpoint::ResponseSink;
 /// The store data of one request's instance.
 pub(crate) struct PluginState {
     pub wasi: WasiCtx,
+    /// What the plugin prints to stdout and stderr, for the log and for panic messages.
+    pub output: MemoryOutputPipe,
     pub table: ResourceTable,
     pub limits: StoreLimits,
     pub backend: Arc<dyn Backend>,
@@ -30,6 +33,8 @@ pub(crate) struct PluginState {
     pub max_open_streams: usize,
     pub log_lines: usize,
     pub max_log_lines: usize,
+    pub app_calls: u32,
+    pub events: u64,
     pub sink: ResponseSink,
 }
 
@@ -168,7 +173,8 @@ type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl PluginState {
     /// Hand one call to the backend, logging it at debug level.
-    fn invoke(&self, req: AppRequest) -> Result<Reply, AppError> {
+    fn invoke(&mut self, req: AppRequest) -> Result<Reply, AppError> {
+        self.app_calls += 1;
         let described = log::log_enabled!(target: "dify_plugin_host::apps", log::Level::Debug)
             .then(|| {
                 format!(
@@ -273,10 +279,13 @@ impl apps::HostChunkStream for PluginState {
             self.open_streams -= 1;
         }
         Ok(match item {
-            Ok(Some(event)) => Ok(Some(apps::Chunk {
+            Ok(Some(event)) => {
+                self.events += 1;
+                Ok(Some(apps::Chunk {
                 event: event.name,
-                data: event.json,
-            })),
+                    data: event.json,
+                }))
+            }
             Ok(None) => Ok(None),
             Err(e) => Err(e.into()),
         })

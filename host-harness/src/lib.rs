@@ -15,7 +15,7 @@
 //! let plugin = runtime.load("target/guests/wasm32-wasip2/guest/duck.wasm",
 //!                           PluginConfig::new(mock.clone(), DemoApps::TENANT))?;
 //! let response = plugin.request(
-//!     EndpointRequest::get("/duck/x?query=hi").value("app_id", DemoApps::CHATFLOW));
+//!     EndpointRequest::get(&format!("/duck/{}?query=hi", DemoApps::CHATFLOW)));
 //! assert_eq!(response.status(), 200);
 //! for chunk in response { print!("{}", String::from_utf8_lossy(&chunk?)); }
 //! println!("{:?}", mock.calls());
@@ -30,8 +30,9 @@ pub mod build;
 pub mod endpoint;
 mod imports;
 pub mod mock;
+pub mod router;
 mod runtime;
 
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
-pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure};
+pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure, RequestStats};
 pub use runtime::{HostError, Limits, Plugin, PluginConfig, Runtime};

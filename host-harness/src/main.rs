@@ -102,7 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
 
             let mut request = EndpointRequest::new(&method, &target).settings(settings);
-            request.values = values;
+            let _ = values;
             for (name, value) in headers {
                 request = request.header(&name, &value);
             }

@@ -24,8 +24,11 @@ use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
 
 use crate::backend::{Backend, CallContext};
 use crate::bindings::{self, endpoint::HandlerError, http};
-use crate::endpoint::{EndpointRequest, EndpointResponse, PluginFailure, ResponseSink};
+use crate::endpoint::{
+    EndpointRequest, EndpointResponse, Message, Outbox, PluginFailure, ResponseSink,
+};
 use crate::imports::{HostResponseWriter, PluginState};
+use crate::router::{Route, Routed, Router};
 
 /// How often the epoch advances: the granularity of request deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -132,6 +135,14 @@ pub enum HostError {
         /// wasmtime's explanation.
         reason: String,
     },
+    /// The plugin's declared endpoints could not be read or are not valid.
+    #[error("plugin {plugin} has no usable endpoints: {reason}")]
+    Routes {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The engine could not be set up.
     #[error("cannot start the wasm engine: {0}")]
     Engine(String),
@@ -225,15 +236,21 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = bindings::PluginPre::new(pre).map_err(link_error)?;
+        let mut loaded = Loaded {
+            in_flight: InFlight::default(),
+            name: name.into(),
+            engine: self.engine.clone(),
+            pre,
+            router: None,
+            config,
+            _ticker: self.ticker.clone(),
+        };
+        loaded.router = Some(loaded.read_routes().map_err(|reason| HostError::Routes {
+            plugin: name.to_owned(),
+            reason,
+        })?);
         Ok(Plugin {
-            inner: Arc::new(Loaded {
-                in_flight: InFlight::default(),
-                name: name.into(),
-                engine: self.engine.clone(),
-                pre,
-                config,
-                _ticker: self.ticker.clone(),
-            }),
+            inner: Arc::new(loaded),
         })
     }
 
@@ -257,6 +274,8 @@ struct Loaded {
     name: Arc<str>,
     engine: Engine,
     pre: bindings::PluginPre<PluginState>,
+    /// Set once at load, from the plugin's `routes` export.
+    router: Option<Router>,
     config: PluginConfig,
     _ticker: Arc<Ticker>,
 }
@@ -297,27 +316,112 @@ impl Plugin {
         *guard == 0
     }
 
+    /// The endpoints the plugin declared.
+    pub fn routes(&self) -> &[Route] {
+        self.router().routes()
+    }
+
+    fn router(&self) -> &Router {
+        self.inner.router.as_ref().expect("set at load")
+    }
+
     /// Send one request. Returns once the plugin has sent its head (or failed); the body
-    /// streams in as the plugin writes it.
+    /// streams in as the plugin writes it. A request that matches none of the plugin's
+    /// endpoints is answered by the host (404, 405, 400) without running the plugin.
     pub fn request(&self, req: EndpointRequest) -> EndpointResponse {
+        let routed = match self.route(&req) {
+            Ok(routed) => routed,
+            Err(refusal) => return refusal.into_response(),
+        };
         let (tx, rx) = sync_channel(self.inner.config.limits.response_buffer.max(1));
+        match self.start(routed, Box::new(tx)) {
+            Ok(()) => EndpointResponse::from_channel(rx),
+            Err(failure) => EndpointResponse::failed(&failure),
+        }
+    }
+
+    /// Match a request against the plugin's endpoints.
+    pub(crate) fn route(&self, req: &EndpointRequest) -> Result<RoutedRequest, Refusal> {
+        match self.router().route(&req.method, &req.path) {
+            Routed::Found { route, values } => Ok(RoutedRequest {
+                route: route.path.clone(),
+                values,
+                request: req.clone(),
+            }),
+            Routed::NotFound => Err(Refusal {
+                status: 404,
+                text: format!(
+                    "no endpoint of plugin {} matches {} {}; it serves: {}",
+                    self.name(),
+                    req.method,
+                    req.path,
+                    self.describe_routes()
+                ),
+                allow: None,
+            }),
+            Routed::MethodNotAllowed(allowed) => Err(Refusal {
+                status: 405,
+                text: format!(
+                    "{} {} is not allowed; this endpoint accepts {}",
+                    req.method,
+                    req.path,
+                    allowed.join(", ")
+                ),
+                allow: Some(allowed.join(", ")),
+            }),
+            Routed::BadPath(reason) => Err(Refusal {
+                status: 400,
+                text: reason,
+                allow: None,
+            }),
+        }
+    }
+
+    fn describe_routes(&self) -> String {
+        let routes: Vec<String> = self
+            .routes()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        routes.join(", ")
+    }
+
+    /// Run a routed request on its own thread, sending the response into `outbox`.
+    pub(crate) fn start(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) -> Result<(), PluginFailure> {
         let loaded = self.inner.clone();
         *self.inner.in_flight.lock() += 1;
         let spawned = thread::Builder::new()
             .name(format!("plugin-{}", self.inner.name))
             .spawn(move || {
-                loaded.run(req, tx);
+                loaded.run(req, outbox);
                 loaded.in_flight.finish();
             });
-        match spawned {
-            Ok(_) => EndpointResponse::from_channel(rx),
-            Err(e) => {
-                self.inner.in_flight.finish();
-                EndpointResponse::failed(&PluginFailure::Host(format!(
-                    "cannot start a thread for the request: {e}"
-                )))
-            }
-        }
+        spawned.map(drop).map_err(|e| {
+            self.inner.in_flight.finish();
+            PluginFailure::Host(format!("cannot start a thread for the request: {e}"))
+        })
+    }
+}
+
+/// A request matched to one of the plugin's endpoints.
+pub(crate) struct RoutedRequest {
+    route: String,
+    values: Vec<(String, String)>,
+    request: EndpointRequest,
+}
+
+/// The host's own answer to a request the plugin cannot take.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub status: u16,
+    pub text: String,
+    /// The `Allow` header of a 405.
+    pub allow: Option<String>,
+}
+
+impl Refusal {
+    fn into_response(self) -> EndpointResponse {
+        EndpointResponse::host_text(self.status, self.text, self.allow.map(|a| ("allow", a)))
     }
 }
 
@@ -343,8 +447,23 @@ impl InFlight {
 }
 
 impl Loaded {
-    /// Run one request in a fresh instance, on the current thread.
-    fn run(&self, req: EndpointRequest, tx: std::sync::mpsc::SyncSender<crate::endpoint::Message>) {
+    /// Ask a fresh instance for its endpoints.
+    fn read_routes(&self) -> Result<Router, String> {
+        let (tx, _rx) = sync_channel::<Message>(1);
+        let mut store = self.store(Box::new(tx));
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("it failed to start: {e:?}"))?;
+        let routes = instance
+            .dify_plugin_endpoint()
+            .call_routes(&mut store)
+            .map_err(|e| format!("its routes() trapped: {e:?}"))?;
+        Router::new(routes.into_iter().map(|r| (r.method, r.path)))
+    }
+
+    /// A fresh store with the plugin's limits, its response going to `outbox`.
+    fn store(&self, outbox: Box<dyn Outbox>) -> Store<PluginState> {
         let limits = &self.config.limits;
         let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
         let wasi = WasiCtxBuilder::new()
@@ -353,6 +472,7 @@ impl Loaded {
             .build();
         let state = PluginState {
             wasi,
+            output,
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
@@ -368,13 +488,22 @@ impl Loaded {
             max_open_streams: limits.open_streams,
             log_lines: 0,
             max_log_lines: limits.log_lines,
-            sink: ResponseSink::new(tx, limits.response_bytes),
+            app_calls: 0,
+            events: 0,
+            sink: ResponseSink::new(outbox, limits.response_bytes),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
+        store
+    }
 
+    /// Run one request in a fresh instance, on the current thread.
+    fn run(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) {
+        let limits = &self.config.limits;
+        let mut store = self.store(outbox);
+        let output = store.data().output.clone();
         let result = self.call(&mut store, req);
         let result = result.map_err(|trap| self.explain_trap(&trap, &output, limits));
         self.forward_output(&output);
@@ -383,16 +512,22 @@ impl Loaded {
         }
         // Drop the instance and every resource it still holds (open app streams are
         // cancelled here) before the reader learns that the response has ended.
-        let PluginState { sink, .. } = store.into_data();
-        sink.end(result.and_then(|handled| handled));
+        let PluginState {
+            sink,
+            app_calls,
+            events,
+            ..
+        } = store.into_data();
+        sink.end(result.and_then(|handled| handled), app_calls, events);
     }
 
     /// Instantiate and call `handle`; the outer `Err` is a trap.
     fn call(
         &self,
         store: &mut Store<PluginState>,
-        req: EndpointRequest,
+        routed: RoutedRequest,
     ) -> wasmtime::Result<Result<(), PluginFailure>> {
+        let req = routed.request;
         let instance = self.pre.instantiate(&mut *store)?;
         let writer = store.data_mut().table.push(HostResponseWriter)?;
         let settings = if req.settings.as_object().is_some_and(|m| !m.is_empty()) {
@@ -403,9 +538,10 @@ impl Loaded {
         let request = http::Request {
             method: req.method,
             path: req.path,
+            route: routed.route,
             query: req.query,
             headers: req.headers,
-            values: req.values,
+            values: routed.values,
             settings: settings.to_string(),
             body: req.body,
         };

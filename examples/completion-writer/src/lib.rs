@@ -11,6 +11,9 @@ use dify_plugin::prelude::*;
 struct CompletionWriter;
 
 impl Endpoint for CompletionWriter {
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/complete/<app_id>";
+
     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
         let app_id = values.get("app_id")?;
         let inputs: Value = req.json()?;
@@ -44,4 +47,4 @@ impl Endpoint for CompletionWriter {
     }
 }
 
-dify_plugin::export_endpoint!(CompletionWriter);
+dify_plugin::export_endpoints!(CompletionWriter);

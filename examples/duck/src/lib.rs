@@ -9,6 +9,9 @@ use dify_plugin::prelude::*;
 struct Duck;
 
 impl Endpoint for Duck {
+    const METHOD: &'static str = "GET";
+    const PATH: &'static str = "/duck/<app_id>";
+
     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
         // The app comes from the path pattern `/duck/<app_id>`.
         let app_id = values.get("app_id")?;
@@ -40,4 +43,4 @@ impl Endpoint for Duck {
     }
 }
 
-dify_plugin::export_endpoint!(Duck);
+dify_plugin::export_endpoints!(Duck);

@@ -9,6 +9,9 @@ use dify_plugin::prelude::*;
 struct WorkflowRunner;
 
 impl Endpoint for WorkflowRunner {
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/workflow/<app_id>";
+
     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
         let app_id = values.get("app_id")?;
         let inputs: Value = if req.body().is_empty() {
@@ -44,4 +47,4 @@ impl Endpoint for WorkflowRunner {
     }
 }
 
-dify_plugin::export_endpoint!(WorkflowRunner);
+dify_plugin::export_endpoints!(WorkflowRunner);

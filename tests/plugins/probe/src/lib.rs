@@ -6,6 +6,7 @@
 //!
 //! Other paths misbehave on purpose: `/panic`, `/panic-mid-stream`, `/loop`, `/bad-request`,
 //! `/streams` (opens app streams until the host refuses).
+//! `/echo` answers with the request as the plugin saw it.
 //! `/ambient` reports what the sandbox lets it see (environment, files).
 
 use dify_plugin::apps::{AppKind, Reply};
@@ -36,64 +37,93 @@ fn empty_object() -> Value {
     json!({})
 }
 
-struct Probe;
+/// Every path, by GET and by POST (two endpoints sharing one handler).
+struct ProbeGet;
+struct ProbePost;
 
-impl Endpoint for Probe {
-    fn invoke(req: Request, _values: Values, _settings: Settings) -> Result<Response, Error> {
-        match req.path() {
-            "/call" => Response::json(200, &call(req.json()?)),
-            "/panic" => panic!("the probe panics on purpose"),
-            "/panic-mid-stream" => Ok(Response::stream(
-                200,
-                "text/plain",
-                (0..3).map(|i| {
-                    if i == 2 {
-                        panic!("the probe panics mid-stream");
-                    }
-                    Ok(format!("line {i}\n"))
-                }),
-            )),
-            "/loop" => {
-                let mut n: u64 = 0;
-                loop {
-                    n = std::hint::black_box(n.wrapping_add(1));
+impl Endpoint for ProbeGet {
+    const METHOD: &'static str = "GET";
+    const PATH: &'static str = "/<path:what>";
+
+    fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
+        probe(req, values)
+    }
+}
+
+impl Endpoint for ProbePost {
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/<path:what>";
+
+    fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
+        probe(req, values)
+    }
+}
+
+fn probe(req: Request, values: Values) -> Result<Response, Error> {
+    match values.get("what")? {
+        "call" => Response::json(200, &call(req.json()?)),
+        "panic" => panic!("the probe panics on purpose"),
+        "panic-mid-stream" => Ok(Response::stream(
+            200,
+            "text/plain",
+            (0..3).map(|i| {
+                if i == 2 {
+                    panic!("the probe panics mid-stream");
                 }
+                Ok(format!("line {i}\n"))
+            }),
+        )),
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
             }
-            "/bad-request" => Err(Error::bad_request("the probe wants a better request")),
-            "/streams" => {
-                let mut open = Vec::new();
-                loop {
-                    match session()
-                        .app()
-                        .workflow()
-                        .call(&req.query("app_id").unwrap_or_default())
-                        .inputs(json!({"name": "n"}))
-                        .stream()
-                    {
-                        Ok(events) => open.push(events),
-                        Err(e) => {
-                            return Response::json(
-                                200,
-                                &json!({"opened": open.len(), "error": e.to_string()}),
-                            );
-                        }
-                    }
-                }
-            }
-            "/ambient" => Response::json(
-                200,
-                &json!({
-                    "env": std::env::vars().count(),
-                    "args": std::env::args().count(),
-                    "root_dir_readable": std::fs::read_dir("/").is_ok(),
-                }),
-            ),
-            "/log" => {
-                log::info!("probe says hello");
-                Ok(Response::text(200, "logged"))
-            }
-            other => Ok(Response::text(404, format!("no probe at {other}"))),
         }
+        "bad-request" => Err(Error::bad_request("the probe wants a better request")),
+        "streams" => {
+            let mut open = Vec::new();
+            loop {
+                match session()
+                    .app()
+                    .workflow()
+                    .call(&req.query("app_id").unwrap_or_default())
+                    .inputs(json!({"name": "n"}))
+                    .stream()
+                {
+                    Ok(events) => open.push(events),
+                    Err(e) => {
+                        return Response::json(
+                            200,
+                            &json!({"opened": open.len(), "error": e.to_string()}),
+                        );
+                    }
+                }
+            }
+        }
+        "ambient" => Response::json(
+            200,
+            &json!({
+                "env": std::env::vars().count(),
+                "args": std::env::args().count(),
+                "root_dir_readable": std::fs::read_dir("/").is_ok(),
+            }),
+        ),
+        "log" => {
+            log::info!("probe says hello");
+            Ok(Response::text(200, "logged"))
+        }
+        "echo" => Response::json(
+            200,
+            &json!({
+                "method": req.method(),
+                "path": req.path(),
+                "query": req.query_string(),
+                "values": values.iter().collect::<Vec<_>>(),
+                "headers": req.headers(),
+                "body": req.text()?,
+            }),
+        ),
+        other => Ok(Response::text(404, format!("no probe at {other}"))),
     }
 }
 
@@ -178,4 +208,4 @@ fn describe(e: &Error) -> Value {
     })
 }
 
-dify_plugin::export_endpoint!(Probe);
+dify_plugin::export_endpoints!(ProbeGet, ProbePost);
