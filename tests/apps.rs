@@ -131,18 +131,17 @@ fn completion_blocking_and_streaming_through_the_example() {
     let target = format!("/complete/{}", DemoApps::COMPLETION);
     let inputs = json!({"topic": "ducks"}).to_string();
 
-    let streamed = writer.request(
-        EndpointRequest::post(&target, inputs.clone()),
-    );
+    let streamed = writer.request(EndpointRequest::post(&target, inputs.clone()));
     assert_eq!(streamed.status(), 200);
     let pieces: Vec<String> = streamed
         .map(|c| String::from_utf8(c.unwrap()).unwrap())
         .collect();
     assert_eq!(pieces, ["Ducks ", "quack ", "and ", "swim."]);
 
-    let blocking = writer.request(
-        EndpointRequest::post(&format!("{target}?mode=blocking"), inputs),
-    );
+    let blocking = writer.request(EndpointRequest::post(
+        &format!("{target}?mode=blocking"),
+        inputs,
+    ));
     assert_eq!(blocking.text().unwrap(), "Ducks quack and swim.");
 }
 
@@ -152,9 +151,10 @@ fn workflow_example_streams_server_sent_events_and_blocks_as_json() {
     let target = format!("/workflow/{}", DemoApps::WORKFLOW);
     let inputs = json!({"name": "Alice"}).to_string();
 
-    let streamed = runner.request(
-        EndpointRequest::post(&format!("{target}?mode=streaming"), inputs.clone()),
-    );
+    let streamed = runner.request(EndpointRequest::post(
+        &format!("{target}?mode=streaming"),
+        inputs.clone(),
+    ));
     assert_eq!(streamed.header("content-type"), Some("text/event-stream"));
     let body = streamed.text().unwrap();
     let events: Vec<Value> = body
@@ -166,8 +166,7 @@ fn workflow_example_streams_server_sent_events_and_blocks_as_json() {
     assert_eq!(events[6]["event"], "workflow_finished");
     assert_eq!(events[6]["data"]["outputs"], json!({"name": "Alice"}));
 
-    let blocking =
-        runner.request(EndpointRequest::post(&target, inputs));
+    let blocking = runner.request(EndpointRequest::post(&target, inputs));
     assert_eq!(blocking.header("content-type"), Some("application/json"));
     let reply: Value = serde_json::from_str(&blocking.text().unwrap()).unwrap();
     assert_eq!(reply["data"]["outputs"], json!({"name": "Alice"}));
@@ -183,9 +182,7 @@ fn an_app_failing_mid_stream_cuts_the_examples_body() {
     )
     .unwrap();
     let writer = load("completion-writer", &mock);
-    let mut response = writer.request(
-        EndpointRequest::post(&format!("/complete/{failing}"), "{}"),
-    );
+    let mut response = writer.request(EndpointRequest::post(&format!("/complete/{failing}"), "{}"));
     // The head went out before the app failed: the failure can only cut the body.
     assert_eq!(response.status(), 200);
     match response.next() {

@@ -58,8 +58,7 @@ fn a_caller_that_goes_away_cancels_the_plugins_app_stream() {
     };
     let duck = load_with("duck", config);
 
-    let mut response =
-        duck.request(EndpointRequest::get(&format!("/duck/{long_chat}?query=hi")));
+    let mut response = duck.request(EndpointRequest::get(&format!("/duck/{long_chat}?query=hi")));
     let first = response.next().unwrap().unwrap();
     assert!(first.starts_with(br#"{"event":"message","answer":"piece 0 "}"#));
     drop(response);

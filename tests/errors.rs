@@ -226,9 +226,10 @@ fn dify_1_13s_completion_defect_reads_as_an_internal_error() {
 fn the_completion_example_reports_an_unknown_app_as_a_500() {
     let mock = MockDify::demo().unwrap();
     let writer = load("completion-writer", &mock);
-    let response = writer.request(
-        EndpointRequest::post("/complete/nope?mode=blocking", r#"{"topic":"x"}"#),
-    );
+    let response = writer.request(EndpointRequest::post(
+        "/complete/nope?mode=blocking",
+        r#"{"topic":"x"}"#,
+    ));
     assert_eq!(response.status(), 500);
     assert!(
         response

@@ -87,6 +87,9 @@ pub enum PluginFailure {
     /// panic message when the plugin printed one.
     #[error("the plugin crashed: {0}")]
     Trap(String),
+    /// The plugin tried to grow its memory past the limit.
+    #[error("the plugin exceeded its memory limit of {} MiB", .0 >> 20)]
+    MemoryLimit(usize),
     /// The plugin ran past the request deadline.
     #[error("the plugin ran past its deadline of {0} ms")]
     Deadline(u64),

@@ -282,7 +282,7 @@ impl apps::HostChunkStream for PluginState {
             Ok(Some(event)) => {
                 self.events += 1;
                 Ok(Some(apps::Chunk {
-                event: event.name,
+                    event: event.name,
                     data: event.json,
                 }))
             }

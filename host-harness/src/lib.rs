@@ -32,6 +32,7 @@ mod imports;
 pub mod mock;
 pub mod router;
 mod runtime;
+pub mod server;
 
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
 pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure, RequestStats};

@@ -1,14 +1,21 @@
 //! `dify-plugin-host`: run a Dify plugin component against the embedded mock Dify.
 //!
-//! `call` sends one request to the plugin's endpoint and prints the body as it streams.
+//! - `serve <plugin>` serves the plugin's endpoints over HTTP on loopback;
+//! - `call <plugin> <method> <path>` runs one request and prints the body as it streams;
+//! - `apps` lists the mock's demo apps.
+//!
+//! `<plugin>` is a `.wasm` component or a plugin crate directory, built first.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dify_plugin_host::mock::{DemoApps, MockDify};
-use dify_plugin_host::{EndpointRequest, PluginConfig, Runtime};
+use dify_plugin_host::server::Server;
+use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
 
 #[derive(Parser)]
 #[command(version, about = "Run Dify plugins built as WebAssembly components")]
@@ -19,35 +26,70 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Send one request to a plugin's endpoint and print the response as it streams.
-    ///
-    /// The mock Dify starts with the demo apps (see `apps`); the plugin runs in the demo
-    /// workspace.
+    /// Serve a plugin's endpoints over HTTP.
+    Serve {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// Where to listen. Port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Send one request to a plugin and print the response body as it streams.
     Call {
-        /// A plugin component (`.wasm`), or a plugin crate directory to build first.
-        plugin: PathBuf,
+        #[command(flatten)]
+        plugin: PluginArgs,
         /// The HTTP method.
         method: String,
         /// The path, with an optional query: `/duck/<app_id>?query=hi`.
         target: String,
-        /// A path value for the endpoint, `name=value` (repeatable): `--value app_id=...`.
-        #[arg(long = "value", value_name = "NAME=VALUE", value_parser = parse_pair)]
-        values: Vec<(String, String)>,
         /// A request header, `name=value` (repeatable).
-        #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_pair)]
+        #[arg(long = "header", short = 'H', value_name = "NAME=VALUE", value_parser = parse_pair)]
         headers: Vec<(String, String)>,
         /// The request body.
-        #[arg(long)]
+        #[arg(long, short = 'd')]
         data: Option<String>,
-        /// The endpoint's settings, a JSON object.
-        #[arg(long, default_value = "{}")]
-        settings: String,
-        /// Print the status line and headers before the body.
+        /// Print the status line and headers (to stderr) before the body.
         #[arg(long, short = 'i')]
         include: bool,
     },
     /// List the demo apps of the embedded mock Dify.
     Apps,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendKind {
+    /// The embedded mock Dify.
+    Mock,
+}
+
+#[derive(Args)]
+struct PluginArgs {
+    /// A plugin component (`.wasm`), or a plugin crate directory to build first.
+    plugin: PathBuf,
+    /// The Dify the plugin's app calls go to.
+    #[arg(long, value_enum, default_value = "mock")]
+    backend: BackendKind,
+    /// Mock apps from a TOML or JSON file instead of the demo apps.
+    #[arg(long, value_name = "FILE")]
+    apps: Option<PathBuf>,
+    /// The endpoint's settings, a JSON object.
+    #[arg(long, default_value = "{}")]
+    settings: String,
+    /// The endpoint's settings from a JSON file.
+    #[arg(long, value_name = "FILE", conflicts_with = "settings")]
+    settings_file: Option<PathBuf>,
+    /// How long the plugin's own code may run per request, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    deadline_ms: u64,
+    /// Memory per instance, in MiB.
+    #[arg(long, default_value_t = 64)]
+    memory_mib: usize,
+    /// Largest request body, in KiB.
+    #[arg(long, default_value_t = 10 * 1024)]
+    max_body_kib: usize,
+    /// App streams one request may hold open.
+    #[arg(long, default_value_t = 16)]
+    max_streams: usize,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -63,6 +105,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "warn,dify_plugin_host=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -79,30 +122,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print_demo_apps();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve { plugin, listen } => {
+            let plugin = load(&plugin)?;
+            let server = Server::start(plugin.clone(), listen)
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            eprintln!(
+                "serving plugin {} on http://{}",
+                plugin.name(),
+                server.addr()
+            );
+            for route in plugin.routes() {
+                eprintln!("  {} http://{}{}", route.method, server.addr(), route.path);
+            }
+            server.wait();
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Call {
             plugin,
             method,
             target,
-            values,
             headers,
             data,
-            settings,
             include,
         } => {
-            let settings: serde_json::Value = serde_json::from_str(&settings)
-                .map_err(|e| format!("--settings is not JSON: {e}"))?;
-            if !settings.is_object() {
-                return Err(format!("--settings must be a JSON object, got {settings}"));
-            }
-            let wasm = component_path(&plugin)?;
-            let mock = MockDify::demo().map_err(|e| e.to_string())?;
-            let runtime = Runtime::new().map_err(|e| e.to_string())?;
-            let plugin = runtime
-                .load(&wasm, PluginConfig::new(mock, DemoApps::TENANT))
-                .map_err(|e| e.to_string())?;
-
-            let mut request = EndpointRequest::new(&method, &target).settings(settings);
-            let _ = values;
+            let plugin = load(&plugin)?;
+            let mut request = EndpointRequest::new(&method, &target);
+            request.settings = plugin.config().settings.clone();
             for (name, value) in headers {
                 request = request.header(&name, &value);
             }
@@ -133,6 +178,42 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+/// Build (if needed) and load the plugin with its backend, settings and limits.
+fn load(args: &PluginArgs) -> Result<Plugin, String> {
+    let settings_text = match &args.settings_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        None => args.settings.clone(),
+    };
+    let settings: serde_json::Value = serde_json::from_str(&settings_text)
+        .map_err(|e| format!("the settings are not JSON: {e}"))?;
+    if !settings.is_object() {
+        return Err(format!(
+            "the settings must be a JSON object, got {settings}"
+        ));
+    }
+    let wasm = component_path(&args.plugin)?;
+    let BackendKind::Mock = args.backend;
+    let (mock, workspace) = match &args.apps {
+        Some(path) => MockDify::from_file(path).map_err(|e| e.to_string())?,
+        None => (
+            MockDify::demo().map_err(|e| e.to_string())?,
+            DemoApps::TENANT.to_owned(),
+        ),
+    };
+    let mut config = PluginConfig::new(mock, &workspace);
+    config.settings = settings;
+    config.limits = Limits {
+        deadline: Duration::from_millis(args.deadline_ms),
+        memory_bytes: args.memory_mib << 20,
+        request_bytes: args.max_body_kib << 10,
+        open_streams: args.max_streams,
+        ..Limits::default()
+    };
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    runtime.load(&wasm, config).map_err(|e| e.to_string())
 }
 
 /// A `.wasm` as is; a crate directory built for wasm32-wasip2 into `target/guests`.

@@ -63,7 +63,10 @@ impl Router {
                 .iter()
                 .any(|r| r.method == route.method && r.segments == route.segments)
             {
-                return Err(format!("the endpoint {} {path} is declared twice", route.method));
+                return Err(format!(
+                    "the endpoint {} {path} is declared twice",
+                    route.method
+                ));
             }
             routes.push(route);
         }
@@ -132,7 +135,9 @@ fn parse(method: &str, path: &str) -> Result<Route, String> {
                     ));
                 }
                 if names.contains(&name) {
-                    return Err(format!("endpoint path '{path}' uses the value '{name}' twice"));
+                    return Err(format!(
+                        "endpoint path '{path}' uses the value '{name}' twice"
+                    ));
                 }
                 names.push(name);
                 match converter {

@@ -51,6 +51,8 @@ pub struct Limits {
     pub response_buffer: usize,
     /// Log lines one request may write.
     pub log_lines: usize,
+    /// Largest request body the server accepts (Dify's daemon caps it at 10 MiB too).
+    pub request_bytes: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +64,7 @@ impl Default for Limits {
             response_bytes: 64 << 20,
             response_buffer: 64,
             log_lines: 1000,
+            request_bytes: 10 << 20,
         }
     }
 }
@@ -387,7 +390,11 @@ impl Plugin {
     }
 
     /// Run a routed request on its own thread, sending the response into `outbox`.
-    pub(crate) fn start(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) -> Result<(), PluginFailure> {
+    pub(crate) fn start(
+        &self,
+        req: RoutedRequest,
+        outbox: Box<dyn Outbox>,
+    ) -> Result<(), PluginFailure> {
         let loaded = self.inner.clone();
         *self.inner.in_flight.lock() += 1;
         let spawned = thread::Builder::new()
@@ -563,6 +570,10 @@ impl Loaded {
     ) -> PluginFailure {
         if let Some(wasmtime::Trap::Interrupt) = trap.downcast_ref::<wasmtime::Trap>() {
             return PluginFailure::Deadline(limits.deadline.as_millis() as u64);
+        }
+        // With `trap_on_grow_failure`, a refused `memory.grow` traps with this text.
+        if format!("{trap:?}").contains("forcing trap when growing memory") {
+            return PluginFailure::MemoryLimit(limits.memory_bytes);
         }
         let printed = String::from_utf8_lossy(&output.contents()).into_owned();
         let panic = printed

@@ -16,7 +16,9 @@
 
 mod app;
 mod demo;
+mod file;
 mod forms;
+mod gate;
 mod runs;
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +28,8 @@ use serde_json::Value;
 
 pub use app::{AppMode, Behaviour, FieldType, InputField, MockApp};
 pub use demo::DemoApps;
+pub use file::AppsFileError;
+pub use gate::Gate;
 
 use crate::backend::{
     AppError, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply, ResponseMode,
@@ -46,6 +50,8 @@ struct State {
     end_users: HashMap<(String, String), String>,
     calls: Vec<Arc<Mutex<ReceivedCall>>>,
     completion_defect: bool,
+    /// Per app: hold its streams after this many events.
+    gates: HashMap<String, (usize, Arc<gate::Shared>)>,
 }
 
 struct Conversation {
@@ -132,6 +138,16 @@ impl MockDify {
     pub fn with_completion_defect(self, on: bool) -> Self {
         self.lock().completion_defect = on;
         self
+    }
+
+    /// Hold every stream of `app_id` after its `after`-th event, until the returned gate is
+    /// opened (or dropped).
+    pub fn gate(&self, app_id: &str, after: usize) -> Gate {
+        let shared = Arc::new(gate::Shared::default());
+        self.lock()
+            .gates
+            .insert(app_id.to_owned(), (after, shared.clone()));
+        Gate { shared }
     }
 
     /// Every call received so far, oldest first.
@@ -260,12 +276,14 @@ impl Backend for MockDify {
                 }
             },
             ResponseMode::Streaming => {
+                let gate = self.lock().gates.get(&req.app_id).cloned();
                 let call = self.record(ctx, req, CallOutcome::Streaming);
                 Ok(Reply::Streaming(Box::new(MockStream {
                     events: run.events().into_iter(),
                     call,
                     delivered: 0,
                     finished: false,
+                    gate,
                 })))
             }
         }
@@ -278,6 +296,7 @@ struct MockStream {
     call: Arc<Mutex<ReceivedCall>>,
     delivered: usize,
     finished: bool,
+    gate: Option<(usize, Arc<gate::Shared>)>,
 }
 
 impl MockStream {
@@ -288,6 +307,11 @@ impl MockStream {
 
 impl EventStream for MockStream {
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
+        if let Some((after, gate)) = &self.gate
+            && self.delivered == *after
+        {
+            gate.pass();
+        }
         match self.events.next() {
             Some(event) => {
                 self.delivered += 1;

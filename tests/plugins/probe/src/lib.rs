@@ -4,7 +4,7 @@
 //! what the SDK gave back: the blocking reply, the streamed events (all, or the first `take`,
 //! after which the stream is dropped), or the error with its kind, Dify's words and its text.
 //!
-//! Other paths misbehave on purpose: `/panic`, `/panic-mid-stream`, `/loop`, `/bad-request`,
+//! Other paths misbehave on purpose: `/panic`, `/panic-mid-stream`, `/loop`, `/hog`, `/bad-request`,
 //! `/streams` (opens app streams until the host refuses).
 //! `/echo` answers with the request as the plugin saw it.
 //! `/ambient` reports what the sandbox lets it see (environment, files).
@@ -73,6 +73,14 @@ fn probe(req: Request, values: Values) -> Result<Response, Error> {
                 Ok(format!("line {i}\n"))
             }),
         )),
+        "hog" => {
+            // Allocate until the host's memory limit stops us.
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
         "loop" => {
             let mut n: u64 = 0;
             loop {
