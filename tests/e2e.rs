@@ -1,6 +1,7 @@
 //! End-to-end tests: real plugins, built for wasm32-wasip2, run by the host under wasmtime
 //! against the embedded mock Dify.
 
+mod http;
 mod support;
 
 mod apps;
@@ -10,3 +11,4 @@ mod errors;
 mod fidelity;
 mod isolation;
 mod misbehaving;
+mod server;

@@ -258,7 +258,11 @@ async fn run(
             format!("the plugin answered with an invalid status {status}"),
         );
     };
-    let mut response = Response::new(Either::Right(PluginBody { rx, log: None }));
+    let mut response = Response::new(Either::Right(PluginBody {
+        rx,
+        log: None,
+        cut: None,
+    }));
     *response.status_mut() = status_code;
     for (name, value) in headers {
         match (
@@ -288,6 +292,8 @@ struct PluginBody {
     rx: mpsc::Receiver<Message>,
     /// Written once, when the body ends or the client leaves.
     log: Option<RequestLog>,
+    /// A failure waiting to cut the body, once what came before it is flushed.
+    cut: Option<PluginFailure>,
 }
 
 /// Why a body was cut.
@@ -303,6 +309,9 @@ impl Body for PluginBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Cut>>> {
+        if let Some(failure) = self.cut.take() {
+            return Poll::Ready(Some(Err(Cut(failure))));
+        }
         let msg = ready!(self.rx.poll_recv(cx));
         let (result, stats) = match msg {
             Some(Message::Chunk(bytes)) => return Poll::Ready(Some(Ok(Frame::data(bytes.into())))),
@@ -324,7 +333,16 @@ impl Body for PluginBody {
                 Err(failure) => log.finish(&format!("(body cut: {failure})"), stats),
             }
         }
-        Poll::Ready(result.err().map(|failure| Err(Cut(failure))))
+        match result {
+            Ok(()) => Poll::Ready(None),
+            Err(failure) => {
+                // Yield once so hyper flushes the head and the chunks already written;
+                // the error then aborts the connection without the final chunk.
+                self.cut = Some(failure);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 }
 

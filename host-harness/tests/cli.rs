@@ -1,8 +1,10 @@
-//! The README's main command, run as a new user would: `dify-plugin-host call examples/duck …`
-//! from the repository root, building the plugin crate first.
+//! The README's commands, run as a new user would, from the repository root: `serve` and
+//! `call` of the Duck example, building the plugin crate first.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const CHATFLOW: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 
@@ -16,8 +18,6 @@ fn call_builds_the_duck_example_and_prints_its_streamed_events() {
             "examples/duck",
             "GET",
             &format!("/duck/{CHATFLOW}?query=hello"),
-            "--value",
-            &format!("app_id={CHATFLOW}"),
         ])
         .env_remove("CARGO_TARGET_DIR")
         .output()
@@ -25,15 +25,81 @@ fn call_builds_the_duck_example_and_prints_its_streamed_events() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "stderr: {stderr}");
-    let events: Vec<serde_json::Value> = stdout
-        .trim_end()
+    assert_duck_events(stdout.trim_end());
+}
+
+/// The chatflow's nine events, as `{json} <br>` lines, echoing `hello`.
+fn assert_duck_events(body: &str) {
+    let events: Vec<serde_json::Value> = body
         .split(" <br>")
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(events.len(), 9, "{stdout}");
+    assert_eq!(events.len(), 9, "{body}");
     assert_eq!(events[3]["answer"], "hello");
     assert_eq!(events[8]["event"], "workflow_finished");
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_the_readme_curl_with_the_streamed_events() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"))
+            .current_dir(root)
+            .args(["serve", "examples/duck", "--listen", "127.0.0.1:0"])
+            .env_remove("CARGO_TARGET_DIR")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dify-plugin-host serve"),
+    );
+    // The first line naming the address: "serving plugin duck on http://127.0.0.1:PORT".
+    let stderr = child.0.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve exited before listening")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("serving plugin duck on http://") {
+            break url.to_owned();
+        }
+    };
+
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /duck/{CHATFLOW}?query=hello HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    // De-chunk: size line, data, CRLF, until the 0 chunk.
+    let mut rest = body;
+    let mut data = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        data.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    assert_duck_events(&data);
 }
 
 #[test]
