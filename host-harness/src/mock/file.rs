@@ -103,3 +103,97 @@ impl MockDify {
         Ok((mock, workspace))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{AppError, AppKind, AppRequest, Backend, CallContext, ResponseMode};
+    use serde_json::Map;
+
+    fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn call(mock: &MockDify, tenant: &str, app_id: &str, inputs: Value) -> Result<(), AppError> {
+        let ctx = CallContext {
+            tenant_id: tenant.into(),
+            user_id: String::new(),
+        };
+        let req = AppRequest {
+            kind: AppKind::Workflow,
+            app_id: app_id.into(),
+            query: None,
+            inputs: inputs.as_object().cloned().unwrap_or_else(Map::new),
+            conversation_id: None,
+            files: Vec::new(),
+            user: None,
+            response_mode: ResponseMode::Blocking,
+        };
+        mock.invoke(&ctx, req).map(drop)
+    }
+
+    #[test]
+    fn the_example_apps_file_loads_with_its_forms_and_workspaces() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/apps.toml");
+        let (mock, workspace) = MockDify::from_file(&path).unwrap();
+        assert_eq!(workspace, "0c0ffee0-0000-4000-8000-000000000001");
+        assert!(
+            call(
+                &mock,
+                &workspace,
+                "greeter",
+                serde_json::json!({"name": "Ada"})
+            )
+            .is_ok()
+        );
+        match call(&mock, &workspace, "greeter", serde_json::json!({})) {
+            Err(AppError::InvalidRequest(d)) => {
+                assert_eq!(d.message, "name is required in input form")
+            }
+            other => panic!("{other:?}"),
+        }
+        // An app of the file's other workspace is out of reach.
+        assert!(matches!(
+            call(&mock, &workspace, "elsewhere", serde_json::json!({})),
+            Err(AppError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn json_files_use_the_same_keys() {
+        let path = temp_file(
+            "apps.json",
+            r#"{"app": [{"id": "a", "mode": "workflow", "answer": "hi"}]}"#,
+        );
+        let (mock, workspace) = MockDify::from_file(&path).unwrap();
+        assert_eq!(workspace, DemoApps::TENANT);
+        assert!(call(&mock, &workspace, "a", serde_json::json!({})).is_ok());
+    }
+
+    #[test]
+    fn mistakes_are_named_with_the_file_and_the_app() {
+        let two = temp_file(
+            "two.toml",
+            "[[app]]\nid = \"x\"\nmode = \"chat\"\nanswer = \"a\"\nfail = \"b\"\n",
+        );
+        let err = MockDify::from_file(&two).unwrap_err().to_string();
+        assert!(
+            err.ends_with("app 'x': give at most one of answer, script, fail"),
+            "{err}"
+        );
+
+        let typo = temp_file(
+            "typo.toml",
+            "[[app]]\nid = \"x\"\nmode = \"chat\"\nanswr = \"a\"\n",
+        );
+        let err = MockDify::from_file(&typo).unwrap_err().to_string();
+        assert!(err.contains("unknown field `answr`"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+
+        let mode = temp_file("mode.toml", "[[app]]\nid = \"x\"\nmode = \"chatbot\"\n");
+        let err = MockDify::from_file(&mode).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `chatbot`"), "{err}");
+    }
+}

@@ -42,6 +42,17 @@ pub struct MockDify {
     state: Arc<Mutex<State>>,
 }
 
+impl std::fmt::Debug for MockDify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MockDify")
+            .field("workspaces", &state.tenants.len())
+            .field("apps", &state.apps.len())
+            .field("calls", &state.calls.len())
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct State {
     tenants: HashSet<String>,
