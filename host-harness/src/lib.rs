@@ -27,6 +27,7 @@
 pub mod backend;
 mod bindings;
 pub mod build;
+pub mod dify;
 pub mod endpoint;
 mod imports;
 pub mod mock;

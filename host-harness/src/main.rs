@@ -13,6 +13,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
+
+use dify_plugin_host::Backend;
+use dify_plugin_host::dify::record::RecordingBackend;
+use dify_plugin_host::dify::{DifyConfig, InnerBackend, Secret, ServiceBackend};
 use dify_plugin_host::mock::{DemoApps, MockDify};
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
@@ -56,10 +61,14 @@ enum Command {
     Apps,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BackendKind {
     /// The embedded mock Dify.
     Mock,
+    /// A real Dify's inner API (self-hosted; needs the inner API key and the workspace id).
+    Inner,
+    /// A real Dify's Service API (any Dify; needs one app key per app).
+    Service,
 }
 
 #[derive(Args)]
@@ -69,6 +78,8 @@ struct PluginArgs {
     /// The Dify the plugin's app calls go to.
     #[arg(long, value_enum, default_value = "mock")]
     backend: BackendKind,
+    #[command(flatten)]
+    dify: DifyArgs,
     /// Mock apps from a TOML or JSON file instead of the demo apps.
     #[arg(long, value_name = "FILE")]
     apps: Option<PathBuf>,
@@ -90,6 +101,50 @@ struct PluginArgs {
     /// App streams one request may hold open.
     #[arg(long, default_value_t = 16)]
     max_streams: usize,
+}
+
+/// Where a real Dify is, and the secrets to reach it. Flags win over environment variables,
+/// which win over `--dify-config`.
+#[derive(Args)]
+struct DifyArgs {
+    /// Dify's API root, such as http://localhost:5001.
+    #[arg(long, env = "DIFY_API_URL")]
+    dify_url: Option<String>,
+    /// Dify's inner API key (INNER_API_KEY_FOR_PLUGIN), for --backend inner.
+    #[arg(long, env = "DIFY_INNER_API_KEY", hide_env_values = true)]
+    inner_api_key: Option<String>,
+    /// The workspace (tenant) id the plugin runs in, for --backend inner.
+    #[arg(long, env = "DIFY_TENANT_ID")]
+    tenant_id: Option<String>,
+    /// The Dify user id its calls run as (empty: the workspace's default end user, as for
+    /// Dify's own endpoints).
+    #[arg(long, env = "DIFY_USER_ID")]
+    user_id: Option<String>,
+    /// A Service API key for an app, APP_ID=app-... (repeatable), for --backend service.
+    #[arg(long = "app-key", value_name = "APP_ID=KEY", value_parser = parse_pair,
+          env = "DIFY_APP_KEYS", value_delimiter = ',', hide_env_values = true)]
+    app_keys: Vec<(String, String)>,
+    /// A TOML file with any of: url, inner_api_key, tenant_id, user_id, [app_keys].
+    #[arg(long, value_name = "FILE")]
+    dify_config: Option<PathBuf>,
+    /// Seconds a Dify response may stay silent before the call times out.
+    #[arg(long, default_value_t = 250)]
+    idle_timeout_s: u64,
+    /// Record what the real Dify answers into this apps file, replayable with --apps.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+}
+
+/// The `--dify-config` file.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DifyFile {
+    url: Option<String>,
+    inner_api_key: Option<String>,
+    tenant_id: Option<String>,
+    user_id: Option<String>,
+    #[serde(default)]
+    app_keys: std::collections::HashMap<String, String>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -195,15 +250,10 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
         ));
     }
     let wasm = component_path(&args.plugin)?;
-    let BackendKind::Mock = args.backend;
-    let (mock, workspace) = match &args.apps {
-        Some(path) => MockDify::from_file(path).map_err(|e| e.to_string())?,
-        None => (
-            MockDify::demo().map_err(|e| e.to_string())?,
-            DemoApps::TENANT.to_owned(),
-        ),
-    };
-    let mut config = PluginConfig::new(mock, &workspace);
+    let (backend, workspace, user_id) = backend(args)?;
+    let mut config = PluginConfig::new(MockDify::new(), &workspace);
+    config.backend = backend;
+    config.user_id = user_id;
     config.settings = settings;
     config.limits = Limits {
         deadline: Duration::from_millis(args.deadline_ms),
@@ -214,6 +264,71 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
     };
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.load(&wasm, config).map_err(|e| e.to_string())
+}
+
+/// The backend the plugin calls, the workspace it runs in, and its user.
+fn backend(args: &PluginArgs) -> Result<(Arc<dyn Backend>, String, String), String> {
+    let file: DifyFile = match &args.dify.dify_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => DifyFile::default(),
+    };
+    let d = &args.dify;
+    let user_id = d.user_id.clone().or(file.user_id).unwrap_or_default();
+    if args.backend == BackendKind::Mock {
+        let (mock, workspace) = match &args.apps {
+            Some(path) => MockDify::from_file(path).map_err(|e| e.to_string())?,
+            None => (
+                MockDify::demo().map_err(|e| e.to_string())?,
+                DemoApps::TENANT.to_owned(),
+            ),
+        };
+        return Ok((Arc::new(mock), workspace, user_id));
+    }
+    let url = d
+        .dify_url
+        .clone()
+        .or(file.url)
+        .ok_or("a real Dify needs its URL: --dify-url or DIFY_API_URL")?;
+    let mut config = DifyConfig::new(&url);
+    config.idle_timeout = Duration::from_secs(d.idle_timeout_s);
+    config.inner_api_key = d
+        .inner_api_key
+        .clone()
+        .or(file.inner_api_key)
+        .map(Secret::new);
+    config.app_keys = file
+        .app_keys
+        .into_iter()
+        .chain(d.app_keys.iter().cloned())
+        .map(|(app, key)| (app, Secret::new(key)))
+        .collect();
+    let tenant = d.tenant_id.clone().or(file.tenant_id);
+    let (backend, workspace): (Box<dyn Backend>, String) = match args.backend {
+        BackendKind::Inner => (
+            Box::new(InnerBackend::new(&config)?),
+            tenant
+                .ok_or("--backend inner needs the workspace id: --tenant-id or DIFY_TENANT_ID")?,
+        ),
+        BackendKind::Service => {
+            if config.app_keys.is_empty() {
+                return Err("--backend service needs app keys: --app-key APP_ID=app-...".into());
+            }
+            (
+                Box::new(ServiceBackend::new(&config)?),
+                tenant.unwrap_or_default(),
+            )
+        }
+        BackendKind::Mock => unreachable!("handled above"),
+    };
+    let backend: Box<dyn Backend> = match &d.record {
+        Some(file) => Box::new(RecordingBackend::new(backend, file.clone(), &workspace)),
+        None => backend,
+    };
+    Ok((Arc::from(backend), workspace, user_id))
 }
 
 /// A `.wasm` as is; a crate directory built for wasm32-wasip2 into `target/guests`.

@@ -1,0 +1,65 @@
+//! Dify's error answers, mapped onto the WIT error variants with Dify's words kept.
+//!
+//! The common cases go through [`AppError::from_dify`], the same mapping the mock uses. The
+//! cases that only a real Dify produces are handled here first:
+//! - the inner API answers **404** (Flask's generic "URL not found") when `X-Inner-Api-Key`
+//!   is wrong or missing, so a 404 there means the host's key was refused;
+//! - the inner API of Dify 1.13 answers **500** for every completion app (its plugin path
+//!   builds the generator's arguments without `query`: `KeyError: 'query'`, reference §3.7);
+//! - the Service API answers **401** for a bad app key;
+//! - a body that is not Dify's JSON (a proxy's 502 page) is reported with its status and a
+//!   short excerpt.
+
+use serde::Deserialize;
+
+use crate::backend::{AppError, AppKind, DifyError};
+
+/// Which of Dify's APIs answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/inner/api/invoke/app`.
+    Inner,
+    /// `/v1/...`.
+    Service,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// Map a non-200 answer. `app` names the call (`chat app 'x'`), `kind` the interface used.
+pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind, app: &str) -> AppError {
+    let parsed = serde_json::from_slice::<Body>(body).ok();
+    let Some(Body { code, message }) = parsed else {
+        let excerpt: String = String::from_utf8_lossy(body).chars().take(200).collect();
+        return AppError::Internal(format!(
+            "{app}: Dify answered HTTP {status} with a body that is not Dify's JSON: {excerpt:?}"
+        ));
+    };
+    let dify = DifyError {
+        status,
+        code: code.unwrap_or_default(),
+        message: message.unwrap_or_default(),
+    };
+    match (api, status) {
+        (Api::Inner, 404) => AppError::PermissionDenied(format!(
+            "Dify refused the host's inner API key (HTTP 404 from /inner/api/invoke/app, which \
+             Dify answers when X-Inner-Api-Key does not match its INNER_API_KEY_FOR_PLUGIN); \
+             check the host's --inner-api-key"
+        )),
+        (Api::Inner, 500) if kind == AppKind::Completion => AppError::Internal(format!(
+            "{app}: Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
+             completion app this way (a known Dify defect: its plugin path calls the \
+             completion generator without a 'query', KeyError 'query'); use the Service API \
+             backend (--backend service) for completion apps",
+            dify.code, dify.message
+        )),
+        (Api::Service, 401) => AppError::PermissionDenied(format!(
+            "{app}: Dify refused the app's Service API key ({} {:?})",
+            dify.code, dify.message
+        )),
+        _ => AppError::from_dify(dify),
+    }
+}

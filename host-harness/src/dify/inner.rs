@@ -1,0 +1,171 @@
+//! The inner-API backend: apps invoked exactly as Dify's plugin daemon invokes them.
+
+use serde::Deserialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::errors::{Api, map_error};
+use super::frames::FrameDecoder;
+use super::http::{Http, Upstream};
+use super::{DifyConfig, Secret};
+use crate::backend::{
+    AppError, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply, ResponseMode,
+};
+
+/// Largest error body read from Dify.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
+/// Invokes apps through `POST {base}/inner/api/invoke/app` with the operator's inner key.
+pub struct InnerBackend {
+    url: String,
+    key: Secret,
+    max_frame: usize,
+    http: Http,
+}
+
+impl InnerBackend {
+    /// A backend for `config`, which must carry the inner API key.
+    pub fn new(config: &DifyConfig) -> Result<Self, String> {
+        let key = config.inner_api_key.clone().ok_or(
+            "the inner backend needs Dify's inner API key (--inner-api-key or DIFY_INNER_API_KEY)",
+        )?;
+        Ok(InnerBackend {
+            url: format!("{}/inner/api/invoke/app", config.base_url),
+            key,
+            max_frame: config.max_frame_bytes,
+            http: Http::new(config.connect_timeout, config.idle_timeout)?,
+        })
+    }
+}
+
+/// The request body, key for key as the daemon sends it (Go struct order; `null` optionals
+/// become `""`), plus `files`, which Dify's `RequestInvokeApp` accepts.
+/// `tenant_id` and `user_id` come from the host's configuration, never from the plugin.
+pub fn request_body(ctx: &CallContext, req: &AppRequest) -> serde_json::Value {
+    json!({
+        "tenant_id": ctx.tenant_id,
+        "user_id": ctx.user_id,
+        "type": "app",
+        "app_id": req.app_id,
+        "inputs": req.inputs,
+        "query": req.query.as_deref().unwrap_or(""),
+        "response_mode": req.response_mode.as_str(),
+        "conversation_id": req.conversation_id.as_deref().unwrap_or(""),
+        "user": req.user.as_deref().unwrap_or(""),
+        "files": req.files,
+    })
+}
+
+impl Backend for InnerBackend {
+    fn invoke(&self, ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
+        let what = format!("{} app '{}'", req.kind, req.app_id);
+        let body = request_body(ctx, &req).to_string().into_bytes();
+        let mut upstream = self.http.post(
+            &self.url,
+            &[("x-inner-api-key", self.key.expose())],
+            body,
+            &what,
+        )?;
+        if upstream.status != 200 {
+            let body = upstream.read_all(MAX_ERROR_BODY)?;
+            return Err(map_error(
+                Api::Inner,
+                upstream.status,
+                &body,
+                req.kind,
+                &what,
+            ));
+        }
+        let mut stream = FrameStream {
+            upstream,
+            decoder: FrameDecoder::new(self.max_frame),
+        };
+        match req.response_mode {
+            ResponseMode::Streaming => Ok(Reply::Streaming(Box::new(stream))),
+            ResponseMode::Blocking => {
+                let reply = stream.next_data()?.ok_or_else(|| {
+                    AppError::Internal(format!("{what}: Dify's blocking answer had no frame"))
+                })?;
+                Ok(Reply::Blocking(reply))
+            }
+        }
+    }
+}
+
+/// `{"data": …, "error": ""}`, with `data` kept as the exact text Dify sent.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct Named {
+    event: Option<String>,
+}
+
+/// A streaming inner-API response, decoded frame by frame as its bytes arrive.
+struct FrameStream {
+    upstream: Upstream,
+    decoder: FrameDecoder,
+}
+
+impl FrameStream {
+    /// The next frame's `data` as JSON text; `None` at a clean end.
+    fn next_data(&mut self) -> Result<Option<String>, AppError> {
+        loop {
+            let what = self.upstream.what();
+            match self.decoder.next_frame() {
+                Err(e) => return Err(AppError::Internal(format!("{what}: {e}"))),
+                Ok(Some(payload)) => return parse_frame(payload, what).map(Some),
+                Ok(None) => {}
+            }
+            match self.upstream.chunk()? {
+                Some(bytes) => self.decoder.push(&bytes),
+                None => {
+                    return match self.decoder.finish() {
+                        Ok(()) => Ok(None),
+                        Err(e) => Err(AppError::Internal(format!("{}: {e}", self.upstream.what()))),
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn parse_frame(payload: &[u8], what: &str) -> Result<String, AppError> {
+    let frame: Frame<'_> = serde_json::from_slice(payload)
+        .map_err(|e| AppError::Internal(format!("{what}: a frame is not Dify's JSON: {e}")))?;
+    if !frame.error.is_empty() {
+        // The run raised inside Dify after streaming began (reference §3.4). Dify gives only
+        // a message: no code, and the HTTP status was already 200.
+        return Err(AppError::AppFailed(DifyError::new(200, "", frame.error)));
+    }
+    match frame.data {
+        Some(data) => Ok(data.get().to_owned()),
+        None => Err(AppError::Internal(format!(
+            "{what}: Dify sent a frame with no data"
+        ))),
+    }
+}
+
+impl EventStream for FrameStream {
+    fn next_event(&mut self) -> Result<Option<Event>, AppError> {
+        let Some(json) = self.next_data()? else {
+            return Ok(None);
+        };
+        let name = serde_json::from_str::<Named>(&json)
+            .ok()
+            .and_then(|n| n.event)
+            .ok_or_else(|| {
+                AppError::Internal(format!(
+                    "{}: an event has no \"event\" name: {}",
+                    self.upstream.what(),
+                    json.chars().take(200).collect::<String>()
+                ))
+            })?;
+        Ok(Some(Event { name, json }))
+    }
+}
