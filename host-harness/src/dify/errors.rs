@@ -44,11 +44,12 @@ pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind, app: &str) -
         message: message.unwrap_or_default(),
     };
     match (api, status) {
-        (Api::Inner, 404) => AppError::PermissionDenied(format!(
+        (Api::Inner, 404) => AppError::PermissionDenied(
             "Dify refused the host's inner API key (HTTP 404 from /inner/api/invoke/app, which \
              Dify answers when X-Inner-Api-Key does not match its INNER_API_KEY_FOR_PLUGIN); \
              check the host's --inner-api-key"
-        )),
+                .into(),
+        ),
         (Api::Inner, 500) if kind == AppKind::Completion => AppError::Internal(format!(
             "{app}: Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
              completion app this way (a known Dify defect: its plugin path calls the \
