@@ -11,4 +11,6 @@ mod errors;
 mod fidelity;
 mod isolation;
 mod misbehaving;
+mod real_dify;
+mod replay;
 mod server;
