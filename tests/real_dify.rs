@@ -139,7 +139,7 @@ fn service_api_recorded_successes_reach_the_plugin_exactly() {
     }
 }
 
-/// (case, typed error kind, Dify's code, Dify's message or its start, HTTP status)
+/// (case, the typed error kind, Dify's code or "" for none, a part of the message or "" for an empty one)
 type ErrorCase = (&'static str, &'static str, &'static str, &'static str);
 
 fn assert_errors(cases: &[ErrorCase], plugin_for: impl Fn(&Replay) -> Plugin) {
