@@ -114,3 +114,81 @@ fn call_explains_a_plugin_path_that_does_not_exist() {
         "error: no/such/plugin is neither a .wasm component nor a plugin crate directory"
     );
 }
+
+#[test]
+fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
+    use std::net::TcpListener;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let frames = std::fs::read(
+        root.join("../shared/fixtures/dify-1.13.2/inner-04-chat-streaming.resp.body.bin"),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A one-shot Dify: reads the request, answers with the recorded frames.
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line.to_ascii_lowercase());
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut out = stream;
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            frames.len()
+        )
+        .unwrap();
+        out.write_all(&frames).unwrap();
+        (
+            head,
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        )
+    });
+
+    let output = Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"))
+        .current_dir(root)
+        .args([
+            "call",
+            "examples/duck",
+            "GET",
+            &format!("/duck/{CHATFLOW}?query=hello"),
+            "--backend",
+            "inner",
+            "--dify-url",
+            &format!("http://{addr}"),
+            "--tenant-id",
+            "tenant-under-test",
+        ])
+        .env("DIFY_INNER_API_KEY", "key-from-env")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run dify-plugin-host");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stderr: {stderr}");
+    assert!(!stderr.contains("key-from-env"), "{stderr}");
+
+    let (head, body) = server.join().unwrap();
+    assert!(head.contains("x-inner-api-key: key-from-env"), "{head}");
+    assert_eq!(body["tenant_id"], "tenant-under-test");
+    assert_eq!(body["query"], "hello");
+    // The recorded chatflow run (its query was "hello there") came back whole.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.matches(" <br>").count(), 9, "{stdout}");
+    assert!(stdout.contains(r#""answer":"hello there""#), "{stdout}");
+}
