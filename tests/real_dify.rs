@@ -124,6 +124,41 @@ fn inner_api_recorded_successes_reach_the_plugin_exactly() {
 }
 
 #[test]
+fn recorded_wire_bytes_with_one_frame_per_http_chunk_decode_the_same() {
+    let streamed = Replay::start(vec![
+        recorded("inner-60-RAWWIRE-workflow-streaming").pieces(Pieces::Raw),
+    ]);
+    let report = probe(
+        &inner_plugin(&streamed, |_| {}),
+        call_for("inner-60-RAWWIRE-workflow-streaming", "workflow", ""),
+    );
+    let events = received_data(&report);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let recorded_names: Vec<String> = recorded_data("inner-02-workflow-streaming")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, recorded_names);
+    assert_eq!(events[6]["data"]["outputs"], json!({"greeting": "Alice"}));
+
+    let blocking = Replay::start(vec![
+        recorded("inner-61-RAWWIRE-workflow-blocking").pieces(Pieces::Raw),
+    ]);
+    let report = probe(
+        &inner_plugin(&blocking, |_| {}),
+        call_for("inner-61-RAWWIRE-workflow-blocking", "workflow", ""),
+    );
+    assert_eq!(report["reply"]["data"]["status"], "succeeded");
+    assert_eq!(
+        report["reply"]["data"]["outputs"],
+        json!({"greeting": "Alice"})
+    );
+}
+
+#[test]
 fn service_api_recorded_successes_reach_the_plugin_exactly() {
     for case in [
         "svc-01-workflow-run-blocking",

@@ -16,6 +16,9 @@ use serde_json::Value;
 pub enum Pieces {
     Whole,
     Every(usize),
+    /// The body is already in chunked encoding, as recorded on the wire (`*-RAWWIRE-*`):
+    /// written verbatim, final chunk included.
+    Raw,
 }
 
 /// How a reply ends.
@@ -181,6 +184,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
     let size = match reply.pieces {
         Pieces::Whole => reply.body.len().max(1),
         Pieces::Every(n) => n,
+        Pieces::Raw => {
+            let _ = out.write_all(&reply.body);
+            return;
+        }
     };
     for piece in reply.body.chunks(size) {
         let chunk = [format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
