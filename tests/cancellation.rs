@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use dify_plugin_host::mock::{AppMode, Behaviour, CallOutcome, DemoApps, MockApp};
+use dify_plugin_host::mock::{CallOutcome, DemoApps};
 use dify_plugin_host::{EndpointRequest, Limits, PluginConfig};
 use serde_json::json;
 
-use crate::support::{demo, load, load_with, probe};
+use crate::support::{add_long_chat, demo, load, load_with, probe};
 
 #[test]
 fn dropping_a_stream_early_cancels_the_run() {
@@ -42,15 +42,7 @@ fn a_stream_read_to_the_end_is_not_cancelled() {
 #[test]
 fn a_caller_that_goes_away_cancels_the_plugins_app_stream() {
     let mock = demo();
-    let long_chat = "c0000000-0000-4000-8000-000000000100";
-    let events: Vec<_> = (0..1000)
-        .map(|i| json!({"event": "message", "answer": format!("piece {i} ")}))
-        .collect();
-    mock.add_app(
-        MockApp::new(DemoApps::TENANT, long_chat, AppMode::Chat)
-            .behaviour(Behaviour::Script(events)),
-    )
-    .unwrap();
+    let long_chat = &add_long_chat(&mock, 1000);
     let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
     config.limits = Limits {
         response_buffer: 1,

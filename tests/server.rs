@@ -4,13 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dify_plugin_host::mock::{AppMode, Behaviour, CallOutcome, DemoApps, MockApp, MockDify};
+use dify_plugin_host::mock::{CallOutcome, DemoApps, MockDify};
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{Limits, Plugin, PluginConfig};
 use serde_json::{Value, json};
 
 use crate::http::send;
-use crate::support::{demo, load, load_with};
+use crate::support::{add_long_chat, demo, load, load_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -90,15 +90,7 @@ fn the_first_events_reach_the_client_before_the_app_stream_ends() {
 #[test]
 fn a_client_that_disconnects_cancels_the_app_stream() {
     let mock = demo();
-    let long_chat = "c0000000-0000-4000-8000-000000000300";
-    let events: Vec<Value> = (0..5000)
-        .map(|i| json!({"event": "message", "answer": format!("piece {i} ")}))
-        .collect();
-    mock.add_app(
-        MockApp::new(DemoApps::TENANT, long_chat, AppMode::Chat)
-            .behaviour(Behaviour::Script(events)),
-    )
-    .unwrap();
+    let long_chat = &add_long_chat(&mock, 5000);
     let gate = mock.gate(long_chat, 1);
     let duck = load("duck", &mock);
     let server = serve(&duck);

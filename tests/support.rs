@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use dify_plugin_host::mock::{DemoApps, MockDify};
+use dify_plugin_host::mock::{AppMode, Behaviour, DemoApps, MockApp, MockDify};
 use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
 use serde_json::Value;
 
@@ -118,4 +118,18 @@ pub fn keys(v: &Value) -> Vec<String> {
         .keys()
         .cloned()
         .collect()
+}
+
+/// Add a chat app to the demo workspace that streams `pieces` message events, and return its
+/// id: long enough that a plugin cannot finish it before a test interrupts.
+pub fn add_long_chat(mock: &MockDify, pieces: usize) -> String {
+    let id = format!("c0000000-0000-4000-8000-{pieces:012}");
+    let events = (0..pieces)
+        .map(|i| serde_json::json!({"event": "message", "answer": format!("piece {i} ")}))
+        .collect();
+    mock.add_app(
+        MockApp::new(DemoApps::TENANT, &id, AppMode::Chat).behaviour(Behaviour::Script(events)),
+    )
+    .expect("a valid script");
+    id
 }

@@ -326,16 +326,13 @@ impl Common {
         }
     }
 
-    fn app_ref(&self, conversation_id: Option<&str>) -> AppRef {
-        AppRef {
+    /// Check what the host would refuse anyway, and encode the JSON parts for the WIT call.
+    fn encode(self, conversation_id: Option<&str>) -> Result<Encoded, Error> {
+        let app = AppRef {
             kind: self.kind,
             id: self.app_id.clone(),
             conversation_id: conversation_id.map(str::to_owned),
-        }
-    }
-
-    /// Checks what the host would refuse anyway, and encodes the JSON parts.
-    fn encode(&self, app: &AppRef) -> Result<(String, Vec<String>), Error> {
+        };
         if !self.inputs.is_object() {
             return Err(Error::Usage(format!(
                 "inputs for {app} must be a JSON object, got {}",
@@ -356,8 +353,23 @@ impl Common {
                 }
             })
             .collect::<Result<_, _>>()?;
-        Ok((self.inputs.to_string(), files))
+        Ok(Encoded {
+            inputs: self.inputs.to_string(),
+            app,
+            app_id: self.app_id,
+            files,
+            user: self.user,
+        })
     }
+}
+
+/// The parameters of a call, ready for the WIT request records.
+struct Encoded {
+    app: AppRef,
+    app_id: String,
+    inputs: String,
+    files: Vec<String>,
+    user: Option<String>,
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -470,17 +482,16 @@ impl ChatCall {
     }
 
     fn request(self) -> Result<(AppRef, wit::ChatRequest), Error> {
-        let app = self.common.app_ref(self.conversation_id.as_deref());
-        let (inputs, files) = self.common.encode(&app)?;
+        let e = self.common.encode(self.conversation_id.as_deref())?;
         let req = wit::ChatRequest {
-            app_id: self.common.app_id,
+            app_id: e.app_id,
             query: self.query,
-            inputs,
+            inputs: e.inputs,
             conversation_id: self.conversation_id,
-            files,
-            user: self.common.user,
+            files: e.files,
+            user: e.user,
         };
-        Ok((app, req))
+        Ok((e.app, req))
     }
 }
 
@@ -507,15 +518,14 @@ impl WorkflowCall {
     }
 
     fn request(self) -> Result<(AppRef, wit::WorkflowRequest), Error> {
-        let app = self.common.app_ref(None);
-        let (inputs, files) = self.common.encode(&app)?;
+        let e = self.common.encode(None)?;
         let req = wit::WorkflowRequest {
-            app_id: self.common.app_id,
-            inputs,
-            files,
-            user: self.common.user,
+            app_id: e.app_id,
+            inputs: e.inputs,
+            files: e.files,
+            user: e.user,
         };
-        Ok((app, req))
+        Ok((e.app, req))
     }
 }
 
@@ -542,14 +552,13 @@ impl CompletionCall {
     }
 
     fn request(self) -> Result<(AppRef, wit::CompletionRequest), Error> {
-        let app = self.common.app_ref(None);
-        let (inputs, files) = self.common.encode(&app)?;
+        let e = self.common.encode(None)?;
         let req = wit::CompletionRequest {
-            app_id: self.common.app_id,
-            inputs,
-            files,
-            user: self.common.user,
+            app_id: e.app_id,
+            inputs: e.inputs,
+            files: e.files,
+            user: e.user,
         };
-        Ok((app, req))
+        Ok((e.app, req))
     }
 }

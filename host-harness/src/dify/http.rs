@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::backend::AppError;
+use super::errors::{Api, map_error};
+use crate::backend::{AppError, AppKind};
+
+/// Largest error body read from Dify.
+const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// A client and the runtime it runs on.
 pub(crate) struct Http {
@@ -42,8 +46,27 @@ impl Http {
         })
     }
 
-    /// POST a JSON body and wait for the response head. `what` names the call in errors.
-    pub(crate) fn post(
+    /// POST a JSON body and wait for a 200; any other status becomes the mapped Dify error.
+    /// `what` names the call in errors (`chat app 'x'`), `kind` is the interface used.
+    pub(crate) fn post_ok(
+        &self,
+        api: Api,
+        kind: AppKind,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        what: &str,
+    ) -> Result<Upstream, AppError> {
+        let mut upstream = self.post(url, headers, body, what)?;
+        if upstream.status != 200 {
+            let body = upstream.read_all(MAX_ERROR_BODY)?;
+            return Err(map_error(api, upstream.status, &body, kind, what));
+        }
+        Ok(upstream)
+    }
+
+    /// POST a JSON body and wait for the response head.
+    fn post(
         &self,
         url: &str,
         headers: &[(&str, &str)],

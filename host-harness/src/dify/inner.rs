@@ -4,16 +4,13 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::errors::{Api, map_error};
+use super::errors::Api;
 use super::frames::FrameDecoder;
 use super::http::{Http, Upstream};
 use super::{DifyConfig, Secret};
 use crate::backend::{
     AppError, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply, ResponseMode,
 };
-
-/// Largest error body read from Dify.
-const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// Invokes apps through `POST {base}/inner/api/invoke/app` with the operator's inner key.
 pub struct InnerBackend {
@@ -60,22 +57,14 @@ impl Backend for InnerBackend {
     fn invoke(&self, ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
         let what = format!("{} app '{}'", req.kind, req.app_id);
         let body = request_body(ctx, &req).to_string().into_bytes();
-        let mut upstream = self.http.post(
+        let upstream = self.http.post_ok(
+            Api::Inner,
+            req.kind,
             &self.url,
             &[("x-inner-api-key", self.key.expose())],
             body,
             &what,
         )?;
-        if upstream.status != 200 {
-            let body = upstream.read_all(MAX_ERROR_BODY)?;
-            return Err(map_error(
-                Api::Inner,
-                upstream.status,
-                &body,
-                req.kind,
-                &what,
-            ));
-        }
         let mut stream = FrameStream {
             upstream,
             decoder: FrameDecoder::new(self.max_frame),

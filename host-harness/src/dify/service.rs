@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::{Api, map_error};
+use super::errors::Api;
 use super::http::{Http, Upstream};
 use super::sse::SseParser;
 use super::{DifyConfig, Secret};
@@ -11,8 +11,6 @@ use crate::backend::{
     AppError, AppKind, AppRequest, Backend, CallContext, Event, EventStream, Reply, ResponseMode,
 };
 use std::collections::HashMap;
-
-const MAX_ERROR_BODY: usize = 64 << 10;
 
 /// Invokes apps through `/v1/chat-messages`, `/v1/workflows/run` and
 /// `/v1/completion-messages`, each app with its own `app-…` key.
@@ -84,22 +82,14 @@ impl Backend for ServiceBackend {
             .to_string()
             .into_bytes();
         let authorization = format!("Bearer {}", key.expose());
-        let mut upstream = self.http.post(
+        let mut upstream = self.http.post_ok(
+            Api::Service,
+            req.kind,
             &format!("{}/{path}", self.base_url),
             &[("authorization", &authorization)],
             body,
             &what,
         )?;
-        if upstream.status != 200 {
-            let body = upstream.read_all(MAX_ERROR_BODY)?;
-            return Err(map_error(
-                Api::Service,
-                upstream.status,
-                &body,
-                req.kind,
-                &what,
-            ));
-        }
         match req.response_mode {
             ResponseMode::Blocking => {
                 let body = upstream.read_all(self.max_blocking)?;

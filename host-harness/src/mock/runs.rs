@@ -317,6 +317,12 @@ impl Run {
         Value::Object(vars)
     }
 
+    /// The Start node finishing: its inputs and outputs are the run's variables.
+    fn start_finished(&self, exec_id: &str, node_id: &str) -> Value {
+        let vars = self.start_outputs();
+        self.node_finished(exec_id, node_id, "start", "Start", vars.clone(), vars, None)
+    }
+
     /// Start -> (failing Code node) for a failing run.
     fn failing_node(&self, events: &mut Vec<Value>, message: &str) {
         let exec = new_id();
@@ -341,15 +347,7 @@ impl Run {
             self.node_started(&start, "1700000000011", "start", "Start"),
         ];
         if let Some(message) = self.failure() {
-            events.push(self.node_finished(
-                &start,
-                "1700000000011",
-                "start",
-                "Start",
-                self.start_outputs(),
-                self.start_outputs(),
-                None,
-            ));
+            events.push(self.start_finished(&start, "1700000000011"));
             self.failing_node(&mut events, message);
             events.push(self.error_event("invalid_param", format!("Run failed: {message}")));
             return events;
@@ -366,15 +364,7 @@ impl Run {
         let answer = pieces.concat();
         let answer_exec = new_id();
         events.extend([
-            self.node_finished(
-                &start,
-                "1700000000011",
-                "start",
-                "Start",
-                self.start_outputs(),
-                self.start_outputs(),
-                None,
-            ),
+            self.start_finished(&start, "1700000000011"),
             self.node_started(&answer_exec, "1700000000012", "answer", "Answer"),
             self.node_finished(
                 &answer_exec,
@@ -413,15 +403,7 @@ impl Run {
                 }
             }
         }
-        events.push(self.node_finished(
-            &start,
-            "1700000000001",
-            "start",
-            "Start",
-            self.start_outputs(),
-            self.start_outputs(),
-            None,
-        ));
+        events.push(self.start_finished(&start, "1700000000001"));
         if let Some(message) = self.failure() {
             self.failing_node(&mut events, message);
             return events;
