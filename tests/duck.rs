@@ -57,16 +57,29 @@ fn duck_streams_the_chat_apps_events_as_html_lines_in_order() {
 }
 
 #[test]
-fn duck_sends_each_event_as_its_own_body_chunk() {
+fn duck_batches_ready_events_but_sends_each_before_waiting_on_the_app() {
     let mock = demo();
     let duck = load("duck", &mock);
+    // All three events are ready at once: one write carries them.
     let chunks: Vec<Vec<u8>> = duck
         .request(duck_request(DemoApps::CHATBOT, "hi"))
         .map(|c| c.unwrap())
         .collect();
-    // message "You said: ", message "hi", message_end: one write each, none held back.
-    assert_eq!(chunks.len(), 3);
-    assert!(chunks.iter().all(|c| c.ends_with(b" <br>")));
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&chunks[0]).matches(" <br>").count(),
+        3
+    );
+
+    // The app stalls after its first event: that event goes out before the plugin waits.
+    let gate = mock.gate(DemoApps::CHATBOT, 1);
+    let mut response = duck.request(duck_request(DemoApps::CHATBOT, "hi"));
+    let first = response.next().unwrap().unwrap();
+    assert_eq!(String::from_utf8_lossy(&first).matches(" <br>").count(), 1);
+    assert!(gate.wait_for_held(1, std::time::Duration::from_secs(10)));
+    gate.open();
+    let rest = response.read_all().unwrap();
+    assert_eq!(String::from_utf8_lossy(&rest).matches(" <br>").count(), 2);
 }
 
 #[test]

@@ -167,8 +167,14 @@ impl Reply {
 pub struct Events {
     stream: wit::ChunkStream,
     app: AppRef,
+    /// Events received in the last batch and not handed out yet.
+    batch: std::vec::IntoIter<wit::Chunk>,
     done: bool,
 }
+
+/// How many events one host call may bring: enough that a fast stream costs a host call per
+/// batch rather than per event, few enough to keep the guest's memory small.
+const BATCH: u32 = 64;
 
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,14 +199,24 @@ impl Iterator for Events {
     type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(chunk) = self.batch.next() {
+            return Some(Ok(Event::new(chunk.event, chunk.data)));
+        }
         if self.done {
             return None;
         }
-        match self.stream.next() {
-            Ok(Some(chunk)) => Some(Ok(Event::new(chunk.event, chunk.data))),
-            Ok(None) => {
+        // About to wait on the host: send the response written so far first.
+        crate::endpoint::flush();
+        match self.stream.next_batch(BATCH) {
+            Ok(batch) if batch.is_empty() => {
                 self.done = true;
                 None
+            }
+            Ok(batch) => {
+                self.batch = batch.into_iter();
+                self.batch
+                    .next()
+                    .map(|chunk| Ok(Event::new(chunk.event, chunk.data)))
             }
             Err(e) => {
                 self.done = true;
@@ -410,6 +426,7 @@ fn stream_reply(
     Ok(Events {
         stream,
         app,
+        batch: Vec::new().into_iter(),
         done: false,
     })
 }
@@ -472,12 +489,14 @@ impl ChatCall {
     /// Wait for the whole answer.
     pub fn blocking(self) -> Result<Value, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         blocking_reply(app, wit::invoke_chat(&req))
     }
 
     /// Stream the events.
     pub fn stream(self) -> Result<Events, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         stream_reply(app, wit::stream_chat(&req))
     }
 
@@ -508,12 +527,14 @@ impl WorkflowCall {
     /// Wait for the result: `{"task_id", "workflow_run_id", "data": {"status", "outputs", ...}}`.
     pub fn blocking(self) -> Result<Value, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         blocking_reply(app, wit::invoke_workflow(&req))
     }
 
     /// Stream the events.
     pub fn stream(self) -> Result<Events, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         stream_reply(app, wit::stream_workflow(&req))
     }
 
@@ -542,12 +563,14 @@ impl CompletionCall {
     /// Wait for the whole answer.
     pub fn blocking(self) -> Result<Value, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         blocking_reply(app, wit::invoke_completion(&req))
     }
 
     /// Stream the events.
     pub fn stream(self) -> Result<Events, Error> {
         let (app, req) = self.request()?;
+        crate::endpoint::flush();
         stream_reply(app, wit::stream_completion(&req))
     }
 

@@ -110,8 +110,16 @@ impl fmt::Debug for Reply {
 
 /// The events of one streaming run. Dropping it before the end cancels the run.
 pub trait EventStream: Send {
-    /// The next event; `Ok(None)` at the end. After an `Err` the host never calls again.
+    /// The next event, waiting for it if need be; `Ok(None)` at the end. After an `Err` the
+    /// host never calls again.
     fn next_event(&mut self) -> Result<Option<Event>, AppError>;
+
+    /// The next event if it can be had without waiting (already received, already decoded);
+    /// `None` if it would wait. Lets the host hand a plugin several events per call. The
+    /// default never has one ready.
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        None
+    }
 }
 
 /// A Dify to invoke apps on.

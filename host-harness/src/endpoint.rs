@@ -141,6 +141,13 @@ impl Outbox for SyncSender<Message> {
     }
 }
 
+/// Unbounded: for a response buffered whole ([`crate::Plugin::request_inline`]).
+impl Outbox for std::sync::mpsc::Sender<Message> {
+    fn send(&mut self, msg: Message) -> Result<(), ()> {
+        std::sync::mpsc::Sender::send(self, msg).map_err(drop)
+    }
+}
+
 /// The writer end: enforces head-then-body and the body size limit.
 pub(crate) struct ResponseSink {
     outbox: Box<dyn Outbox>,

@@ -50,6 +50,24 @@ impl WasiView for PluginState {
 /// A `chunk-stream` resource: the backend's stream until it ends or fails.
 pub struct HostChunkStream {
     inner: Option<Box<dyn EventStream>>,
+    /// The end or a failure met while batching, owed to the next call.
+    pending: Option<Result<Option<crate::backend::Event>, AppError>>,
+}
+
+impl HostChunkStream {
+    /// The next item: one owed from a batch first, then the backend's; `None` once finished.
+    fn take_next(&mut self) -> Option<Result<Option<crate::backend::Event>, AppError>> {
+        match self.pending.take() {
+            Some(item) => Some(item),
+            None => self.inner.as_mut().map(|inner| inner.next_event()),
+        }
+    }
+
+    /// Release the upstream stream; whether it was still open.
+    fn finish(&mut self) -> bool {
+        self.pending = None;
+        self.inner.take().is_some()
+    }
 }
 
 /// The `response-writer` resource. The writer's state lives in [`PluginState::sink`]: there is
@@ -228,6 +246,7 @@ impl PluginState {
             Ok(stream) => {
                 let resource = self.table.push(HostChunkStream {
                     inner: Some(stream),
+                    pending: None,
                 })?;
                 self.open_streams += 1;
                 Ok(Ok(resource))
@@ -269,35 +288,74 @@ impl apps::Host for PluginState {
 impl apps::HostChunkStream for PluginState {
     fn next(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
         let stream = self.table.get_mut(&stream)?;
-        let Some(inner) = stream.inner.as_mut() else {
+        let Some(item) = stream.take_next() else {
             return Ok(Ok(None));
         };
-        let item = inner.next_event();
-        if !matches!(item, Ok(Some(_))) {
-            // Ended or failed: release the upstream now, and answer `none` from here on.
-            stream.inner = None;
-            self.open_streams -= 1;
-        }
-        Ok(match item {
+        match item {
             Ok(Some(event)) => {
                 self.events += 1;
-                Ok(Some(apps::Chunk {
-                    event: event.name,
-                    data: event.json,
-                }))
+                Ok(Ok(Some(chunk(event))))
             }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e.into()),
-        })
+            terminal => {
+                if stream.finish() {
+                    self.open_streams -= 1;
+                }
+                Ok(terminal.map(|_| None).map_err(Into::into))
+            }
+        }
+    }
+
+    fn next_batch(
+        &mut self,
+        stream: Resource<HostChunkStream>,
+        max: u32,
+    ) -> Answer<Vec<apps::Chunk>> {
+        let stream = self.table.get_mut(&stream)?;
+        let Some(mut item) = stream.take_next() else {
+            return Ok(Ok(Vec::new()));
+        };
+        let mut batch = Vec::new();
+        loop {
+            match item {
+                Ok(Some(event)) => batch.push(chunk(event)),
+                terminal if batch.is_empty() => {
+                    if stream.finish() {
+                        self.open_streams -= 1;
+                    }
+                    return Ok(terminal.map(|_| Vec::new()).map_err(Into::into));
+                }
+                // The end or a failure after some events: those first, it on the next call.
+                terminal => {
+                    stream.pending = Some(terminal);
+                    break;
+                }
+            }
+            if batch.len() >= max.max(1) as usize {
+                break;
+            }
+            match stream.inner.as_mut().and_then(|inner| inner.next_ready()) {
+                Some(next) => item = next,
+                None => break,
+            }
+        }
+        self.events += batch.len() as u64;
+        Ok(Ok(batch))
     }
 
     fn drop(&mut self, stream: Resource<HostChunkStream>) -> wasmtime::Result<()> {
-        let stream = self.table.delete(stream)?;
-        if stream.inner.is_some() {
+        let mut stream = self.table.delete(stream)?;
+        if stream.finish() {
             self.open_streams -= 1;
         }
         // Dropping the backend's stream cancels the run.
         Ok(())
+    }
+}
+
+fn chunk(event: crate::backend::Event) -> apps::Chunk {
+    apps::Chunk {
+        event: event.name,
+        data: event.json,
     }
 }
 

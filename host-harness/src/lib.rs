@@ -34,6 +34,7 @@ pub mod mock;
 pub mod router;
 mod runtime;
 pub mod server;
+mod workers;
 
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
 pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure, RequestStats};

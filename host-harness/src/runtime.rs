@@ -9,7 +9,7 @@
 //! no preopened directories and no sockets; what it prints goes to the host's log.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
@@ -29,9 +29,14 @@ use crate::endpoint::{
 };
 use crate::imports::{HostResponseWriter, PluginState};
 use crate::router::{Route, Routed, Router};
+use crate::workers::Workers;
 
 /// How often the epoch advances: the granularity of request deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Instances that can be live at once, across all plugins of a runtime.
+const MAX_LIVE_INSTANCES: u32 = 1000;
+/// The most linear memory any instance may have; each plugin's own limit is lower.
+const MAX_MEMORY: usize = 1 << 30;
 /// How much of a plugin's stdout/stderr is kept per request.
 const OUTPUT_CAPTURE: usize = 64 * 1024;
 
@@ -185,16 +190,46 @@ pub struct Runtime {
     linker: Linker<PluginState>,
     /// Compiled components by their bytes: loading the same plugin again costs no compile.
     compiled: Mutex<HashMap<Vec<u8>, Component>>,
+    /// Where compiled components are kept across processes, if anywhere.
+    cache_dir: Option<PathBuf>,
+    workers: Arc<Workers>,
     ticker: Arc<Ticker>,
 }
 
 impl Runtime {
+    /// A runtime that also keeps compiled components in `dir`, so a later process loads a
+    /// plugin it has seen without compiling it (about a millisecond instead of tens).
+    ///
+    /// The directory must be the host's own: a cached file is machine code that wasmtime
+    /// loads as is. Files are named by the SHA-256 of the component and of the engine's
+    /// settings, so a changed plugin, wasmtime or configuration never loads a stale one.
+    pub fn with_cache_dir(dir: impl Into<PathBuf>) -> Result<Self, HostError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| HostError::Read {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let mut runtime = Runtime::new()?;
+        runtime.cache_dir = Some(dir);
+        Ok(runtime)
+    }
+
     /// A runtime with the host's imports linked.
     pub fn new() -> Result<Self, HostError> {
         let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:?}"));
         let mut config = wasmtime::Config::new();
         // Deadlines: a plugin that loops forever is interrupted at its next epoch check.
         config.epoch_interruption(true);
+        // Instances come from a pool of pre-reserved slots: a request's instance is set up
+        // and torn down without mapping and unmapping memory (no TLB shootdowns), and the
+        // pool's size caps how many instances can be live at once.
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(MAX_LIVE_INSTANCES)
+            .total_core_instances(MAX_LIVE_INSTANCES * 8)
+            .total_memories(MAX_LIVE_INSTANCES * 2)
+            .total_tables(MAX_LIVE_INSTANCES * 8)
+            .max_memory_size(MAX_MEMORY);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
@@ -205,6 +240,8 @@ impl Runtime {
             engine,
             linker,
             compiled: Mutex::new(HashMap::new()),
+            cache_dir: None,
+            workers: Arc::default(),
             ticker,
         })
     }
@@ -246,6 +283,7 @@ impl Runtime {
             pre,
             router: None,
             config,
+            workers: self.workers.clone(),
             _ticker: self.ticker.clone(),
         };
         loaded.router = Some(loaded.read_routes().map_err(|reason| HostError::Routes {
@@ -263,12 +301,63 @@ impl Runtime {
         if let Some(component) = compiled.get(wasm) {
             return Ok(component.clone());
         }
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(self.cache_name(wasm)));
+        if let Some(path) = cached.as_ref().filter(|p| p.is_file()) {
+            // SAFETY: the file was written by `Component::serialize` of an engine with these
+            // exact settings (the name says so) into the host's own cache directory.
+            match unsafe { Component::deserialize_file(&self.engine, path) } {
+                Ok(component) => {
+                    compiled.insert(wasm.to_vec(), component.clone());
+                    return Ok(component);
+                }
+                Err(e) => log::warn!(
+                    target: "dify_plugin_host::runtime",
+                    "ignoring the cached {}: {e}", path.display()
+                ),
+            }
+        }
         let component = Component::new(&self.engine, wasm).map_err(|e| HostError::Compile {
             plugin: name.to_owned(),
             reason: format!("{e:?}"),
         })?;
+        if let Some(path) = cached {
+            self.store_in_cache(&component, &path);
+        }
         compiled.insert(wasm.to_vec(), component.clone());
         Ok(component)
+    }
+
+    /// The cache file name: SHA-256 of the engine's compatibility hash and the component.
+    fn cache_name(&self, wasm: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        use std::hash::{Hash, Hasher};
+        let mut engine = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine);
+        let mut hasher = Sha256::new();
+        hasher.update(engine.finish().to_le_bytes());
+        hasher.update(wasm);
+        let digest = hasher.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{hex}.cwasm")
+    }
+
+    /// Write a compiled component to the cache, atomically; a failure only costs a compile
+    /// next time.
+    fn store_in_cache(&self, component: &Component, path: &Path) {
+        let write = || -> Result<(), String> {
+            let bytes = component.serialize().map_err(|e| format!("{e:?}"))?;
+            let partial = path.with_extension(format!("partial-{}", std::process::id()));
+            std::fs::write(&partial, bytes).map_err(|e| e.to_string())?;
+            std::fs::rename(&partial, path).map_err(|e| e.to_string())
+        };
+        if let Err(e) = write() {
+            log::warn!(target: "dify_plugin_host::runtime", "cannot cache {}: {e}", path.display());
+        }
     }
 }
 
@@ -280,6 +369,7 @@ struct Loaded {
     /// Set once at load, from the plugin's `routes` export.
     router: Option<Router>,
     config: PluginConfig,
+    workers: Arc<Workers>,
     _ticker: Arc<Ticker>,
 }
 
@@ -343,6 +433,24 @@ impl Plugin {
         }
     }
 
+    /// Run one request on the calling thread and buffer the whole response.
+    ///
+    /// For callers that already give each request a thread of their own and need no
+    /// streaming (batch jobs, benchmarks): it skips the hand-off to a worker thread, and the
+    /// body is complete when this returns. Limits apply as with [`Plugin::request`], except
+    /// that the response buffer is unbounded.
+    pub fn request_inline(&self, req: EndpointRequest) -> EndpointResponse {
+        let routed = match self.route(&req) {
+            Ok(routed) => routed,
+            Err(refusal) => return refusal.into_response(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        *self.inner.in_flight.lock() += 1;
+        self.inner.run(routed, Box::new(tx));
+        self.inner.in_flight.finish();
+        EndpointResponse::from_channel(rx)
+    }
+
     /// Match a request against the plugin's endpoints.
     pub(crate) fn route(&self, req: &EndpointRequest) -> Result<RoutedRequest, Refusal> {
         match self.router().route(&req.method, &req.path) {
@@ -397,13 +505,11 @@ impl Plugin {
     ) -> Result<(), PluginFailure> {
         let loaded = self.inner.clone();
         *self.inner.in_flight.lock() += 1;
-        let spawned = thread::Builder::new()
-            .name(format!("plugin-{}", self.inner.name))
-            .spawn(move || {
-                loaded.run(req, outbox);
-                loaded.in_flight.finish();
-            });
-        spawned.map(drop).map_err(|e| {
+        let spawned = self.inner.workers.run(Box::new(move || {
+            loaded.run(req, outbox);
+            loaded.in_flight.finish();
+        }));
+        spawned.map_err(|e| {
             self.inner.in_flight.finish();
             PluginFailure::Host(format!("cannot start a thread for the request: {e}"))
         })

@@ -102,14 +102,21 @@ struct FrameStream {
 }
 
 impl FrameStream {
-    /// The next frame's `data` as JSON text; `None` at a clean end.
+    /// A frame already received in full, if any: its `data` as JSON text.
+    fn decoded(&mut self) -> Option<Result<String, AppError>> {
+        let what = self.upstream.what();
+        match self.decoder.next_frame() {
+            Err(e) => Some(Err(AppError::Internal(format!("{what}: {e}")))),
+            Ok(Some(payload)) => Some(parse_frame(payload, what)),
+            Ok(None) => None,
+        }
+    }
+
+    /// The next frame's `data` as JSON text, reading as needed; `None` at a clean end.
     fn next_data(&mut self) -> Result<Option<String>, AppError> {
         loop {
-            let what = self.upstream.what();
-            match self.decoder.next_frame() {
-                Err(e) => return Err(AppError::Internal(format!("{what}: {e}"))),
-                Ok(Some(payload)) => return parse_frame(payload, what).map(Some),
-                Ok(None) => {}
+            if let Some(data) = self.decoded() {
+                return data.map(Some);
             }
             match self.upstream.chunk()? {
                 Some(bytes) => self.decoder.push(&bytes),
@@ -121,6 +128,20 @@ impl FrameStream {
                 }
             }
         }
+    }
+
+    fn event(&self, json: String) -> Result<Event, AppError> {
+        let name = serde_json::from_str::<Named>(&json)
+            .ok()
+            .and_then(|n| n.event)
+            .ok_or_else(|| {
+                AppError::Internal(format!(
+                    "{}: an event has no \"event\" name: {}",
+                    self.upstream.what(),
+                    json.chars().take(200).collect::<String>()
+                ))
+            })?;
+        Ok(Event { name, json })
     }
 }
 
@@ -142,19 +163,14 @@ fn parse_frame(payload: &[u8], what: &str) -> Result<String, AppError> {
 
 impl EventStream for FrameStream {
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
-        let Some(json) = self.next_data()? else {
-            return Ok(None);
-        };
-        let name = serde_json::from_str::<Named>(&json)
-            .ok()
-            .and_then(|n| n.event)
-            .ok_or_else(|| {
-                AppError::Internal(format!(
-                    "{}: an event has no \"event\" name: {}",
-                    self.upstream.what(),
-                    json.chars().take(200).collect::<String>()
-                ))
-            })?;
-        Ok(Some(Event { name, json }))
+        match self.next_data()? {
+            Some(json) => self.event(json).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        let data = self.decoded()?;
+        Some(data.and_then(|json| self.event(json)).map(Some))
     }
 }

@@ -138,19 +138,40 @@ impl SseStream {
     }
 }
 
+impl SseStream {
+    /// An event already received in full, if any (pings skipped).
+    fn parsed(&mut self) -> Option<Result<Event, AppError>> {
+        loop {
+            match self.parser.next_event() {
+                Err(e) => {
+                    return Some(Err(AppError::Internal(format!(
+                        "{}: {e}",
+                        self.upstream.what()
+                    ))));
+                }
+                Ok(Some(e)) if e.kind == "ping" => continue,
+                Ok(Some(e)) => return Some(self.event(e.data)),
+                Ok(None) => return None,
+            }
+        }
+    }
+}
+
 impl EventStream for SseStream {
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        if self.ended {
+            return None;
+        }
+        self.parsed().map(|e| e.map(Some))
+    }
+
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
         loop {
             if self.ended {
                 return Ok(None);
             }
-            match self.parser.next_event() {
-                Err(e) => {
-                    return Err(AppError::Internal(format!("{}: {e}", self.upstream.what())));
-                }
-                Ok(Some(e)) if e.kind == "ping" => continue,
-                Ok(Some(e)) => return self.event(e.data).map(Some),
-                Ok(None) => {}
+            if let Some(event) = self.parsed() {
+                return event.map(Some);
             }
             match self.upstream.chunk()? {
                 Some(bytes) => self.parser.push(&bytes),

@@ -317,6 +317,11 @@ impl MockStream {
 }
 
 impl EventStream for MockStream {
+    /// Events are in memory: always ready, unless a gate holds the next one.
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        (!self.gated()).then(|| self.next_event())
+    }
+
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
         if let Some((after, gate)) = &self.gate
             && self.delivered == *after
@@ -342,6 +347,15 @@ impl EventStream for MockStream {
                 Ok(None)
             }
         }
+    }
+}
+
+impl MockStream {
+    /// Whether the next event is held by a gate.
+    fn gated(&self) -> bool {
+        self.gate
+            .as_ref()
+            .is_some_and(|(after, _)| self.delivered == *after)
     }
 }
 

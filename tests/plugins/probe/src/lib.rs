@@ -67,6 +67,11 @@ fn probe(req: Request, values: Values) -> Result<Response, Error> {
             200,
             "text/plain",
             (0..3).map(|i| {
+                if i > 0 {
+                    // Send the line before this one now rather than with a later batch:
+                    // a panic aborts the instance, and what is buffered then is lost.
+                    dify_plugin::endpoint::flush();
+                }
                 if i == 2 {
                     panic!("the probe panics mid-stream");
                 }

@@ -1,0 +1,367 @@
+//! `dify-plugin-bench`: measures the host and the SDK, and prints a table (and JSON).
+//!
+//! Every figure comes from this one run, on this machine:
+//! 1. streaming: one streaming chat invoke of N events (the peer's 143-byte `message`),
+//!    through the SDK's iterator, each written to the response as `{json} <br>` (the Duck
+//!    example, unchanged), read by the caller: chunks/s end to end;
+//! 2. the floor: the same N events through bare `next()` calls of the raw WIT bindings;
+//! 3. a blocking invoke round trip inside a warm instance;
+//! 4. per request: a fresh instance, one endpoint call, one blocking invoke;
+//! 5. plugin load: compiling versus loading the cached artifact;
+//! 6. memory: the host's RSS with one plugin loaded, and what each live instance adds;
+//! 7. the release Duck guest's size;
+//! 8. `serve` under load: requests/s, p50 and p99 of the Duck endpoint at 1, 16 and 64
+//!    keep-alive connections over loopback.
+
+mod backend;
+mod load;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use backend::{Hold, Repeat};
+use dify_plugin_host::server::Server;
+use dify_plugin_host::{Backend, EndpointRequest, Plugin, PluginConfig, Runtime};
+use serde_json::{Value, json};
+
+struct Args {
+    chunks: usize,
+    runs: usize,
+    load_seconds: f64,
+    connections: Vec<usize>,
+    json: Option<PathBuf>,
+    /// Run only these measures (by number), for profiling one of them.
+    only: Option<Vec<u32>>,
+}
+
+impl Args {
+    fn wants(&self, measure: u32) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.contains(&measure))
+    }
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        chunks: 100_000,
+        runs: 5,
+        load_seconds: 3.0,
+        connections: vec![1, 16, 64],
+        json: None,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--chunks" => args.chunks = value().parse().expect("--chunks N"),
+            "--runs" => args.runs = value().parse().expect("--runs N"),
+            "--load-seconds" => args.load_seconds = value().parse().expect("--load-seconds S"),
+            "--connections" => {
+                args.connections = value()
+                    .split(',')
+                    .map(|c| c.parse().expect("--connections 1,16,64"))
+                    .collect()
+            }
+            "--json" => args.json = Some(value().into()),
+            "--only" => {
+                args.only = Some(
+                    value()
+                        .split(',')
+                        .map(|m| m.parse().expect("--only 1,4"))
+                        .collect(),
+                )
+            }
+            "--help" | "-h" => {
+                println!(
+                    "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
+                     [--connections 1,16,64] [--json FILE] [--only 1,4]"
+                );
+                std::process::exit(0);
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// VmRSS and VmHWM of this process, in KiB.
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn load(runtime: &Runtime, wasm: &Path, backend: impl Backend) -> Plugin {
+    runtime
+        .load(wasm, PluginConfig::new(backend, "bench-workspace"))
+        .expect("load")
+}
+
+/// Time one request, body read to the end; returns seconds and the body.
+fn timed(plugin: &Plugin, target: &str) -> (f64, Vec<u8>) {
+    let start = Instant::now();
+    let response = plugin.request(EndpointRequest::get(target));
+    assert_eq!(response.status(), 200, "{target}");
+    let body = response.bytes().expect("a whole body");
+    (start.elapsed().as_secs_f64(), body)
+}
+
+fn main() {
+    let args = args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let guests = dify_plugin_host::build::build_plugins(
+        &root.join("Cargo.toml"),
+        &["duck", "bench-plugin"],
+        &root.join("target/guests"),
+    )
+    .expect("build the guests");
+    let duck_wasm = &guests["duck"];
+    let bench_wasm = &guests["bench-plugin"];
+    let mut out =
+        json!({"chunks": args.chunks, "event_bytes": backend::EVENT.len(), "runs": args.runs});
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let n = args.chunks;
+
+    let (rss_before, _) = memory();
+    let runtime = Runtime::new().unwrap();
+    let duck = load(&runtime, duck_wasm, Repeat { count: n });
+    let bench = load(&runtime, bench_wasm, Repeat { count: n });
+    let (rss_loaded, _) = memory();
+
+    if args.wants(1) {
+        timed(&duck, "/duck/bench?query=hi"); // warm up
+        let seconds = median(
+            (0..args.runs)
+                .map(|_| {
+                    let (s, body) = timed(&duck, "/duck/bench?query=hi");
+                    assert_eq!(body.len(), n * (backend::EVENT.len() + " <br>".len()));
+                    s
+                })
+                .collect(),
+        );
+        out["streaming_chunks_per_s"] = json!(n as f64 / seconds);
+        out["streaming_us_per_chunk"] = json!(seconds * 1e6 / n as f64);
+        rows.push((
+            "1. streaming, Duck pipeline (SDK iterator -> `{json} <br>` -> caller)".into(),
+            format!(
+                "{:.0} chunks/s = {:.3} µs/chunk",
+                n as f64 / seconds,
+                seconds * 1e6 / n as f64
+            ),
+        ));
+    }
+
+    if args.wants(2) {
+        let target = format!("/floor?n={n}");
+        timed(&bench, &target);
+        let seconds = median(
+            (0..args.runs)
+                .map(|_| {
+                    let (s, body) = timed(&bench, &target);
+                    assert_eq!(body, n.to_string().as_bytes());
+                    s
+                })
+                .collect(),
+        );
+        out["floor_us_per_next"] = json!(seconds * 1e6 / n as f64);
+        out["floor_next_per_s"] = json!(n as f64 / seconds);
+        rows.push((
+            "2. the floor: bare `next()` of the raw bindings".into(),
+            format!(
+                "{:.0} calls/s = {:.3} µs/call",
+                n as f64 / seconds,
+                seconds * 1e6 / n as f64
+            ),
+        ));
+    }
+
+    if args.wants(3) {
+        let iterations = 20_000;
+        let target = format!("/blocking?n={iterations}");
+        timed(&bench, &target);
+        let us = median(
+            (0..args.runs)
+                .map(|_| timed(&bench, &target).0 * 1e6 / iterations as f64)
+                .collect(),
+        );
+        out["blocking_round_trip_us"] = json!(us);
+        rows.push((
+            "3. blocking invoke round trip, warm instance".into(),
+            format!("{us:.2} µs"),
+        ));
+    }
+
+    if args.wants(4) {
+        let requests = 5_000;
+        for _ in 0..500 {
+            timed(&bench, "/one");
+        }
+        let us = median(
+            (0..args.runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    for _ in 0..requests {
+                        timed(&bench, "/one");
+                    }
+                    t.elapsed().as_secs_f64() * 1e6 / requests as f64
+                })
+                .collect(),
+        );
+        let inline_us = median(
+            (0..args.runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    for _ in 0..requests {
+                        let response = bench.request_inline(EndpointRequest::get("/one"));
+                        assert_eq!(response.status(), 200);
+                        response.bytes().unwrap();
+                    }
+                    t.elapsed().as_secs_f64() * 1e6 / requests as f64
+                })
+                .collect(),
+        );
+        out["per_request_us"] = json!(inline_us);
+        out["per_request_worker_us"] = json!(us);
+        rows.push((
+            "4. per request: fresh instance + endpoint call + 1 blocking invoke (calling thread / handed to a worker thread)".into(),
+            format!("{inline_us:.1} µs / {us:.1} µs"),
+        ));
+    }
+
+    if args.wants(5) {
+        let cache = std::env::temp_dir().join(format!("dify-bench-cache-{}", std::process::id()));
+        let wasm = std::fs::read(duck_wasm).unwrap();
+        let load_ms = |runtime: &Runtime| {
+            let t = Instant::now();
+            runtime
+                .load_bytes("duck", &wasm, PluginConfig::new(Repeat { count: 1 }, "w"))
+                .unwrap();
+            t.elapsed().as_secs_f64() * 1e3
+        };
+        let mut compile = Vec::new();
+        let mut cached = Vec::new();
+        for _ in 0..args.runs {
+            let _ = std::fs::remove_dir_all(&cache);
+            compile.push(load_ms(&Runtime::with_cache_dir(&cache).unwrap()));
+            cached.push(load_ms(&Runtime::with_cache_dir(&cache).unwrap()));
+        }
+        let _ = std::fs::remove_dir_all(&cache);
+        let (compile, cached) = (median(compile), median(cached));
+        out["load_compile_ms"] = json!(compile);
+        out["load_cached_ms"] = json!(cached);
+        rows.push((
+            "5. plugin load (compile + link + read routes): compiling / from the cache".into(),
+            format!("{compile:.1} ms / {cached:.2} ms"),
+        ));
+    }
+
+    if args.wants(6) {
+        let hold = Hold::default();
+        let held = load(&runtime, duck_wasm, hold.clone());
+        let (rss_idle, _) = memory();
+        let live = 50;
+        let responses: Vec<_> = (0..live)
+            .map(|_| {
+                let held = held.clone();
+                std::thread::spawn(move || {
+                    held.request(EndpointRequest::get("/duck/x?query=hi"))
+                        .bytes()
+                })
+            })
+            .collect();
+        hold.wait_for(live);
+        let (rss_held, _) = memory();
+        hold.release();
+        for r in responses {
+            r.join().unwrap().unwrap();
+        }
+        let per_instance = rss_held.saturating_sub(rss_idle) as f64 / live as f64;
+        out["rss_with_plugins_mib"] = json!(rss_loaded as f64 / 1024.0);
+        out["rss_plugins_added_mib"] = json!(rss_loaded.saturating_sub(rss_before) as f64 / 1024.0);
+        out["per_instance_kib"] = json!(per_instance);
+        rows.push((
+            "6. RSS: host with plugins loaded / added per live instance (50 held)".into(),
+            format!(
+                "{:.1} MiB / {per_instance:.0} KiB",
+                rss_loaded as f64 / 1024.0
+            ),
+        ));
+    }
+
+    if args.wants(7) {
+        let size = std::fs::metadata(duck_wasm).map(|m| m.len()).unwrap_or(0);
+        out["duck_wasm_bytes"] = json!(size);
+        rows.push((
+            "7. release Duck guest (.wasm)".into(),
+            format!("{size} bytes"),
+        ));
+    }
+
+    if args.wants(8) {
+        let served = load(&runtime, duck_wasm, Repeat { count: 3 });
+        let server = Server::start(served, SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let mut serve = Vec::new();
+        for &c in &args.connections {
+            let mut r = load::run(
+                server.addr(),
+                "/duck/bench?query=hi",
+                c,
+                Duration::from_secs_f64(args.load_seconds),
+            );
+            let (p50, p99) = (r.percentile(0.50), r.percentile(0.99));
+            rows.push((
+                format!("8. serve, Duck (3 events), {c} connection(s)"),
+                format!(
+                    "{:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
+                    r.per_second(),
+                    p50.as_secs_f64() * 1e6,
+                    p99.as_secs_f64() * 1e6,
+                    r.errors
+                ),
+            ));
+            serve.push(json!({
+                "connections": c,
+                "requests_per_s": r.per_second(),
+                "p50_us": p50.as_secs_f64() * 1e6,
+                "p99_us": p99.as_secs_f64() * 1e6,
+                "requests": r.requests,
+                "errors": r.errors,
+            }));
+        }
+        out["serve"] = Value::Array(serve);
+    }
+
+    let (_, hwm) = memory();
+    out["peak_rss_mib"] = json!(hwm as f64 / 1024.0);
+    println!(
+        "dify-plugin-bench: {n} events of {} B, median of {} runs",
+        backend::EVENT.len(),
+        args.runs
+    );
+    println!("| measure | result |");
+    println!("|---|---|");
+    for (measure, result) in rows {
+        println!("| {measure} | {result} |");
+    }
+    println!(
+        "(peak RSS of the whole run: {:.1} MiB)",
+        hwm as f64 / 1024.0
+    );
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap()).expect("write --json");
+    }
+}
