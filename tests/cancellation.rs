@@ -19,10 +19,10 @@ fn dropping_a_stream_early_cancels_the_run() {
         json!({"interface": "chat", "mode": "streaming", "app_id": long_chat, "query": "hi", "take": 2}),
     );
     assert_eq!(report["events"].as_array().unwrap().len(), 2);
-    // The host reads ahead at most one batch (64 events) of what the plugin has not asked for.
+    // The host reads ahead at most one batch (256 events) of what the plugin has not asked for.
     match mock.calls()[0].outcome {
         CallOutcome::Cancelled { delivered } => {
-            assert!((2..=64).contains(&delivered), "{delivered}")
+            assert!((2..=256).contains(&delivered), "{delivered}")
         }
         ref other => panic!("expected a cancelled run, got {other:?}"),
     }

@@ -174,7 +174,7 @@ pub struct Events {
 
 /// How many events one host call may bring: enough that a fast stream costs a host call per
 /// batch rather than per event, few enough to keep the guest's memory small.
-const BATCH: u32 = 64;
+const BATCH: u32 = 256;
 
 impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
