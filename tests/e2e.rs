@@ -9,6 +9,7 @@ mod cancellation;
 mod duck;
 mod errors;
 mod fidelity;
+mod hostile;
 mod isolation;
 mod misbehaving;
 mod real_dify;

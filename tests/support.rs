@@ -23,7 +23,13 @@ fn guests() -> &'static BTreeMap<String, PathBuf> {
             .join("guests");
         dify_plugin_host::build::build_plugins(
             &root.join("Cargo.toml"),
-            &["duck", "workflow-runner", "completion-writer", "probe"],
+            &[
+                "duck",
+                "workflow-runner",
+                "completion-writer",
+                "probe",
+                "hostile",
+            ],
             &target,
         )
         .unwrap_or_else(|e| panic!("{e}"))

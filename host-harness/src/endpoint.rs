@@ -90,6 +90,11 @@ pub enum PluginFailure {
     /// The plugin tried to grow its memory past the limit.
     #[error("the plugin exceeded its memory limit of {} MiB", .0 >> 20)]
     MemoryLimit(usize),
+    /// The plugin printed more to stdout and stderr than the host keeps.
+    #[error(
+        "the plugin printed more than {0} bytes to stdout and stderr; log with the log crate instead"
+    )]
+    OutputLimit(usize),
     /// The plugin ran past the request deadline.
     #[error("the plugin ran past its deadline of {0} ms")]
     Deadline(u64),

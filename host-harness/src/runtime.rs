@@ -579,9 +579,15 @@ impl Loaded {
     fn store(&self, outbox: Box<dyn Outbox>) -> Store<PluginState> {
         let limits = &self.config.limits;
         let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
+        // No environment, arguments, directories, sockets or name lookups: the builder grants
+        // none by default, and sockets are switched off outright on top. Clocks and random
+        // numbers are granted (timestamps, nonces); see SECURITY.md.
         let wasi = WasiCtxBuilder::new()
             .stdout(output.clone())
             .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .build();
         let state = PluginState {
             wasi,
@@ -681,7 +687,14 @@ impl Loaded {
         if format!("{trap:?}").contains("forcing trap when growing memory") {
             return PluginFailure::MemoryLimit(limits.memory_bytes);
         }
-        let printed = String::from_utf8_lossy(&output.contents()).into_owned();
+        // A full output buffer refuses the next write, and Rust's `print!` panics on that,
+        // without a message (stderr is full too). WASI writes are at most 4 KiB, so a buffer
+        // within 4 KiB of full means that is what happened.
+        let printed = output.contents();
+        if printed.len() + 4096 > OUTPUT_CAPTURE {
+            return PluginFailure::OutputLimit(OUTPUT_CAPTURE);
+        }
+        let printed = String::from_utf8_lossy(&printed).into_owned();
         let panic = printed
             .lines()
             .skip_while(|l| !l.contains("panicked at"))
