@@ -117,7 +117,17 @@ macro_rules! export_endpoints {
                 }
             }
 
+            // Only a component has these exports: their names (`dify:plugin/endpoint@…`)
+            // are not valid native symbols, and a native build (to unit-test a plugin's own
+            // logic) must still link.
+            #[cfg(target_arch = "wasm32")]
             $crate::wit::export!(__DifyPluginExport);
+            #[cfg(not(target_arch = "wasm32"))]
+            const _: () = {
+                // Natively nothing calls the handlers; name them so they are not dead code.
+                let _ = <__DifyPluginExport as $crate::wit::exports::dify::plugin::endpoint::Guest>::handle;
+                let _ = <__DifyPluginExport as $crate::wit::exports::dify::plugin::endpoint::Guest>::routes;
+            };
         };
     };
 }

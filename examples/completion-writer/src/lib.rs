@@ -7,6 +7,7 @@
 //! The builder form of the call is used here (`call(app_id).inputs(..).user(..)`).
 
 use dify_plugin::prelude::*;
+use serde_json::Map;
 
 struct CompletionWriter;
 
@@ -16,12 +17,13 @@ impl Endpoint for CompletionWriter {
 
     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
         let app_id = values.get("app_id")?;
-        let inputs: Value = req.json()?;
+        // The app's inputs: a JSON object, or a 400 that says why not.
+        let inputs: Map<String, Value> = req.json()?;
         let call = session()
             .app()
             .completion()
             .call(app_id)
-            .inputs(inputs)
+            .inputs(Value::Object(inputs))
             .user("completion-writer");
 
         if req.query("mode").as_deref() == Some("blocking") {

@@ -5,6 +5,7 @@
 //! - `?mode=streaming` relays the run's events as Server-Sent Events, `data: {json}\n\n`.
 
 use dify_plugin::prelude::*;
+use serde_json::Map;
 
 struct WorkflowRunner;
 
@@ -14,8 +15,9 @@ impl Endpoint for WorkflowRunner {
 
     fn invoke(req: Request, values: Values, _settings: Settings) -> Result<Response, Error> {
         let app_id = values.get("app_id")?;
-        let inputs: Value = if req.body().is_empty() {
-            json!({})
+        // The workflow's inputs: a JSON object (none at all is `{}`), or a 400 that says why not.
+        let inputs: Map<String, Value> = if req.body().is_empty() {
+            Map::new()
         } else {
             req.json()?
         };
@@ -29,10 +31,11 @@ impl Endpoint for WorkflowRunner {
             }
         };
 
-        let reply = session()
-            .app()
-            .workflow()
-            .invoke(app_id, inputs, mode, vec![])?;
+        let reply =
+            session()
+                .app()
+                .workflow()
+                .invoke(app_id, Value::Object(inputs), mode, vec![])?;
         match mode {
             ResponseMode::Blocking => Response::json(200, &reply.into_blocking()?),
             ResponseMode::Streaming => {
