@@ -252,6 +252,22 @@ mod tests {
         assert!(matches!(r.route("HEAD", "/duck/x"), Routed::Found { .. }));
     }
 
+    proptest::proptest! {
+        /// Bounded version of the fuzz target (`fuzz/fuzz_targets/router.rs`): any pattern and
+        /// path never panic, and a match has one value per value segment.
+        #[test]
+        fn any_pattern_and_path(
+            pattern in "(/([a-z]{1,3}|<[a-z]{1,3}>|<path:[a-z]{1,3}>|%[0-9a-f]{2})){1,4}",
+            path in "(/([a-z]{0,3}|%[0-9a-fA-F]{2}|<|>)){0,5}",
+        ) {
+            if let Ok(router) = Router::new([("GET".to_owned(), pattern.clone())]) {
+                if let Routed::Found { values, .. } = router.route("GET", &path) {
+                    proptest::prop_assert_eq!(values.len(), pattern.matches('<').count());
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_value_that_is_not_utf8_is_a_bad_path() {
         let r = router(&[("GET", "/duck/<app_id>")]);

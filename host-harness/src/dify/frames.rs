@@ -200,6 +200,41 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The fuzz target's property (`fuzz/fuzz_targets/frames.rs`), for a bounded count in
+        /// every test run: any bytes, cut anywhere, decode the same and never panic.
+        #[test]
+        fn any_bytes_cut_anywhere_decode_the_same(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..64), 0..6),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+            split in 0usize..512,
+        ) {
+            let mut stream: Vec<u8> = payloads.iter().flat_map(|p| encode(p)).collect();
+            stream.extend(&noise);
+            let split = split % (stream.len() + 1);
+            let decode = |parts: &[&[u8]]| {
+                let mut decoder = FrameDecoder::new(1024);
+                let mut frames = Vec::new();
+                for part in parts {
+                    decoder.push(part);
+                    loop {
+                        match decoder.next_frame() {
+                            Ok(Some(f)) => frames.push(f.to_vec()),
+                            Ok(None) => break,
+                            Err(e) => return (frames, Some(e)),
+                        }
+                    }
+                }
+                (frames, decoder.finish().err())
+            };
+            let whole = decode(&[&stream]);
+            proptest::prop_assert_eq!(&whole, &decode(&[&stream[..split], &stream[split..]]));
+            if noise.is_empty() {
+                proptest::prop_assert_eq!(whole, (payloads, None));
+            }
+        }
+    }
+
     #[test]
     fn byte_by_byte_feeding_works() {
         let stream: Vec<u8> = (0..50)

@@ -190,6 +190,37 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The fuzz target's property (`fuzz/fuzz_targets/sse.rs`), bounded: a stream of
+        /// events, with pings, comments and any line endings, cut anywhere, gives its events.
+        #[test]
+        fn events_survive_any_line_ending_and_any_cut(
+            events in proptest::collection::vec("[a-z0-9 {}\":,]{0,30}", 1..6),
+            endings in proptest::collection::vec(0usize..3, 12),
+            split in 0usize..1024,
+        ) {
+            let mut text = String::from("event: ping\n\n: comment\n");
+            for (i, data) in events.iter().enumerate() {
+                let end = ["\n", "\r\n", "\r"][endings[i % endings.len()]];
+                text.push_str(&format!("data: {data}{end}{end}"));
+            }
+            let bytes = text.as_bytes();
+            let split = split % (bytes.len() + 1);
+            let mut parser = SseParser::new(1 << 16);
+            let mut got = Vec::new();
+            for part in [&bytes[..split], &bytes[split..]] {
+                parser.push(part);
+                while let Some(e) = parser.next_event().unwrap() {
+                    got.push(e);
+                }
+            }
+            got.extend(parser.finish());
+            let data: Vec<&str> = got.iter().filter(|e| e.kind != "ping").map(|e| e.data.as_str()).collect();
+            let expected: Vec<&str> = events.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(data, expected);
+        }
+    }
+
     #[test]
     fn an_endless_event_is_refused() {
         let mut parser = SseParser::new(10);
