@@ -8,6 +8,7 @@ mod apps;
 mod cancellation;
 mod duck;
 mod errors;
+mod faults;
 mod fidelity;
 mod hostile;
 mod isolation;
