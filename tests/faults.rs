@@ -127,7 +127,8 @@ fn upstream_errors_before_the_stream_are_specific_500s() {
         "<h1>502</h1>",
     )]);
     let duck = duck_over(&replay);
-    let response = send(serve(&duck).addr(), "GET", "/duck/a?query=hi", b"");
+    let server = serve(&duck);
+    let response = send(server.addr(), "GET", "/duck/a?query=hi", b"");
     assert_eq!(response.status, 500);
     assert!(
         response
@@ -149,7 +150,8 @@ fn malformed_service_api_events_cut_the_body() {
         "duck",
         PluginConfig::new(ServiceBackend::new(&config).unwrap(), "t"),
     );
-    let response = send(serve(&duck).addr(), "GET", "/duck/a?query=hi", b"");
+    let server = serve(&duck);
+    let response = send(server.addr(), "GET", "/duck/a?query=hi", b"");
     assert_eq!(response.status, 200);
     assert_eq!(drain(response), (1, false));
     assert!(duck.wait_idle(WAIT));
