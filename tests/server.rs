@@ -246,3 +246,38 @@ fn concurrent_requests_each_run_in_their_own_instance() {
     }
     assert!(runner.wait_idle(WAIT));
 }
+
+#[test]
+fn a_short_soak_serves_every_request_and_leaves_nothing_running() {
+    let mock = demo();
+    let duck = load("duck", &mock);
+    let server = serve(&duck);
+    let addr = server.addr();
+    let path = format!("/duck/{}?query=hi", DemoApps::CHATBOT);
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut complete = 0;
+                for _ in 0..50 {
+                    let response = send(addr, "GET", &path, b"");
+                    if response.status == 200 && response.text().matches(" <br>").count() == 3 {
+                        complete += 1;
+                    }
+                }
+                complete
+            })
+        })
+        .collect();
+    let complete: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(complete, 800);
+    assert!(duck.wait_idle(WAIT));
+    assert_eq!(mock.open_streams(), 0);
+    let calls = mock.calls();
+    assert_eq!(calls.len(), 800);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.outcome == CallOutcome::Completed { delivered: 3 })
+    );
+}

@@ -104,3 +104,52 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> bool {
         }
     }
 }
+
+/// Send `total` requests over `connections` keep-alive connections, as fast as they are
+/// answered; keeps no latencies (a soak must not grow its own memory). Returns the requests
+/// answered with a complete 200, the failures, and the time taken.
+pub fn run_count(
+    addr: SocketAddr,
+    path: &str,
+    connections: usize,
+    total: usize,
+) -> (usize, usize, Duration) {
+    let start = Instant::now();
+    let workers: Vec<_> = (0..connections)
+        .map(|i| {
+            let path = path.to_owned();
+            let share = total / connections + usize::from(i < total % connections);
+            std::thread::spawn(move || {
+                let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+                let (mut ok, mut failed) = (0, 0);
+                let mut connection: Option<(TcpStream, BufReader<TcpStream>)> = None;
+                for _ in 0..share {
+                    if connection.is_none() {
+                        connection = TcpStream::connect(addr).ok().map(|s| {
+                            let _ = s.set_nodelay(true);
+                            (s.try_clone().expect("clone"), BufReader::new(s))
+                        });
+                    }
+                    let Some((writer, reader)) = connection.as_mut() else {
+                        failed += 1;
+                        continue;
+                    };
+                    if writer.write_all(request.as_bytes()).is_ok() && read_response(reader) {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                        connection = None;
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let (mut ok, mut failed) = (0, 0);
+    for worker in workers {
+        let (o, f) = worker.join().expect("soak worker");
+        ok += o;
+        failed += f;
+    }
+    (ok, failed, start.elapsed())
+}

@@ -33,6 +33,10 @@ struct Args {
     json: Option<PathBuf>,
     /// Run only these measures (by number), for profiling one of them.
     only: Option<Vec<u32>>,
+    /// Instead of the measures: this many streaming requests against `serve` (the soak).
+    soak: Option<usize>,
+    /// Requests before the soak's first RSS reading.
+    soak_warmup: usize,
 }
 
 impl Args {
@@ -51,6 +55,8 @@ fn args() -> Args {
         connections: vec![1, 16, 64],
         json: None,
         only: None,
+        soak: None,
+        soak_warmup: 50_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +72,8 @@ fn args() -> Args {
                     .collect()
             }
             "--json" => args.json = Some(value().into()),
+            "--soak" => args.soak = Some(value().parse().expect("--soak REQUESTS")),
+            "--soak-warmup" => args.soak_warmup = value().parse().expect("--soak-warmup REQUESTS"),
             "--only" => {
                 args.only = Some(
                     value()
@@ -77,7 +85,7 @@ fn args() -> Args {
             "--help" | "-h" => {
                 println!(
                     "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
-                     [--connections 1,16,64] [--json FILE] [--only 1,4]"
+                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]]"
                 );
                 std::process::exit(0);
             }
@@ -105,6 +113,21 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// RssAnon, RssFile and RssShmem of this process, as one string.
+fn rss_kinds() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| {
+            ["RssAnon", "RssFile", "RssShmem", "Threads"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn load(runtime: &Runtime, wasm: &Path, backend: impl Backend) -> Plugin {
     runtime
         .load(wasm, PluginConfig::new(backend, "bench-workspace"))
@@ -120,6 +143,62 @@ fn timed(plugin: &Plugin, target: &str) -> (f64, Vec<u8>) {
     (start.elapsed().as_secs_f64(), body)
 }
 
+/// The soak: `requests` streaming requests at 64 connections against `serve` with the demo
+/// mock (the Duck endpoint on the demo chatbot, 3 events each), after `warmup` of them; RSS
+/// after the warm-up and at the end, and every failure counted.
+fn soak(duck_wasm: &Path, requests: usize, warmup: usize) {
+    let mock = dify_plugin_host::mock::MockDify::demo().unwrap();
+    let runtime = Runtime::new().unwrap();
+    let duck = runtime
+        .load(
+            duck_wasm,
+            PluginConfig::new(mock.clone(), dify_plugin_host::mock::DemoApps::TENANT),
+        )
+        .unwrap();
+    let server = Server::start(duck.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let path = format!(
+        "/duck/{}?query=hi",
+        dify_plugin_host::mock::DemoApps::CHATBOT
+    );
+    let (warm_ok, warm_failed, _) = load::run_count(server.addr(), &path, 64, warmup);
+    let (rss_warm, _) = memory();
+    let kinds_warm = rss_kinds();
+    let (ok, failed, took) = load::run_count(server.addr(), &path, 64, requests);
+    let (rss_end, hwm) = memory();
+    let kinds_end = rss_kinds();
+    let growth = (rss_end as f64 - rss_warm as f64) / rss_warm as f64 * 100.0;
+    println!(
+        "soak: {requests} streaming requests (Duck, 3 events each) at 64 connections against serve, mock Dify"
+    );
+    println!("| measure | result |");
+    println!("|---|---|");
+    println!("| warm-up | {warm_ok} ok, {warm_failed} failed |");
+    println!(
+        "| soak | {ok} ok, {failed} failed, in {:.1} s = {:.0} req/s |",
+        took.as_secs_f64(),
+        ok as f64 / took.as_secs_f64()
+    );
+    println!(
+        "| RSS after warm-up / at the end / peak | {:.1} MiB / {:.1} MiB ({growth:+.1} %) / {:.1} MiB |",
+        rss_warm as f64 / 1024.0,
+        rss_end as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    println!("| RSS by kind after warm-up / at the end (KiB) | {kinds_warm} / {kinds_end} |");
+    println!(
+        "| left running afterwards | {} instances, {} open app streams |",
+        duck.in_flight(),
+        mock.open_streams()
+    );
+    if failed + warm_failed > 0 || growth > 10.0 {
+        eprintln!(
+            "soak FAILED: {} failures, RSS {growth:+.1} %",
+            failed + warm_failed
+        );
+        std::process::exit(1);
+    }
+}
+
 fn main() {
     let args = args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -131,6 +210,10 @@ fn main() {
     .expect("build the guests");
     let duck_wasm = &guests["duck"];
     let bench_wasm = &guests["bench-plugin"];
+    if let Some(requests) = args.soak {
+        soak(duck_wasm, requests, args.soak_warmup);
+        return;
+    }
     let mut out =
         json!({"chunks": args.chunks, "event_bytes": backend::EVENT.len(), "runs": args.runs});
     let mut rows: Vec<(String, String)> = Vec::new();

@@ -21,7 +21,7 @@ mod forms;
 mod gate;
 mod runs;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -35,6 +35,10 @@ use crate::backend::{
     AppError, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply, ResponseMode,
 };
 use runs::Run;
+
+/// How many calls and conversations the mock remembers: a mock behind a long-running
+/// `serve` must not grow without bound. The oldest go first.
+pub const KEPT: usize = 10_000;
 
 /// A mock Dify. Cheap to clone: clones share the same workspaces and call log.
 #[derive(Clone, Default)]
@@ -59,7 +63,10 @@ struct State {
     apps: HashMap<String, MockApp>,
     conversations: HashMap<String, Conversation>,
     end_users: HashMap<(String, String), String>,
-    calls: Vec<Arc<Mutex<ReceivedCall>>>,
+    /// The most recent calls, at most [`KEPT`].
+    calls: VecDeque<Arc<Mutex<ReceivedCall>>>,
+    /// Conversation ids, oldest first, to forget the oldest beyond [`KEPT`].
+    conversation_order: VecDeque<String>,
     completion_defect: bool,
     /// Per app: hold its streams after this many events.
     gates: HashMap<String, (usize, Arc<gate::Shared>)>,
@@ -161,7 +168,7 @@ impl MockDify {
         Gate { shared }
     }
 
-    /// Every call received so far, oldest first.
+    /// The calls received so far (the last [`KEPT`]), oldest first.
     pub fn calls(&self) -> Vec<ReceivedCall> {
         self.lock()
             .calls
@@ -234,9 +241,18 @@ impl MockDify {
             run.session_user = ctx.user_id.clone();
         }
         if app.mode.is_chat() {
+            let is_new = continued.is_none();
             let (id, turns) = continued.unwrap_or_else(|| (runs::new_id(), 0));
             run.conversation_id = id.clone();
             run.dialogue_count = turns + 1;
+            if is_new {
+                state.conversation_order.push_back(id.clone());
+                if state.conversation_order.len() > KEPT
+                    && let Some(oldest) = state.conversation_order.pop_front()
+                {
+                    state.conversations.remove(&oldest);
+                }
+            }
             state.conversations.insert(
                 id,
                 Conversation {
@@ -261,7 +277,11 @@ impl MockDify {
             request: req,
             outcome,
         }));
-        self.lock().calls.push(call.clone());
+        let mut state = self.lock();
+        state.calls.push_back(call.clone());
+        if state.calls.len() > KEPT {
+            state.calls.pop_front();
+        }
         call
     }
 }
