@@ -1,5 +1,5 @@
 //! The guest SDK's event views: any name and JSON text never panic, and the event's text is
-//! forwarded unchanged.
+//! forwarded unchanged (serialising drops whitespace around the value, as `RawValue` does).
 #![no_main]
 
 use dify_plugin::Event;
@@ -13,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = event.to_value();
     assert_eq!(event.to_string(), json);
     if let Ok(serialized) = serde_json::to_string(&event) {
-        assert_eq!(serialized, json);
+        assert_eq!(serialized, json.trim_matches([' ', '\t', '\n', '\r']));
     }
 });

@@ -83,7 +83,8 @@ impl fmt::Display for Event {
     }
 }
 
-/// Serialises as the JSON object itself (not as a string), without re-encoding it.
+/// Serialises as the JSON object itself (not as a string), without re-encoding it; only
+/// whitespace around the object, which Dify never sends, is dropped.
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let raw: &serde_json::value::RawValue =
