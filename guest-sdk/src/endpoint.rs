@@ -4,9 +4,11 @@
 //! host routes requests by them.
 //!
 //! The host owns the HTTP connection. The response goes into a host-owned writer: the head
-//! first, then each body piece as the iterator yields it, so the caller sees events while the
-//! app is still running. If the caller goes away, the iterator is dropped, and so is any app
-//! stream it holds, which cancels that run.
+//! first, then the body as the iterator yields it, so the caller sees events while the app is
+//! still running. Body pieces that come quickly are gathered (up to [`FLUSH_AT`] bytes) and
+//! sent together, but never held while the plugin waits on the host: see [`flush`]. If the
+//! caller goes away, the iterator is dropped, and so is any app stream it holds, which cancels
+//! that run.
 
 use std::borrow::Cow;
 
@@ -216,9 +218,11 @@ impl Response {
         Ok(Response::full(status, "application/json", bytes))
     }
 
-    /// A body streamed from an iterator: each item is sent to the caller as soon as it is
-    /// yielded. An `Err` item ends the response; the host cuts the body so the caller sees an
-    /// incomplete response, never one that looks whole.
+    /// A body streamed from an iterator. Items are sent as they come, gathered when they come
+    /// faster than one host call each is worth (see [`flush`]); nothing is held while the
+    /// plugin waits for the next app event. An `Err` item ends the response: what came before
+    /// it is sent, then the host cuts the body, so the caller sees an incomplete response,
+    /// never one that looks whole.
     pub fn stream<I, B>(status: u16, content_type: &str, body: I) -> Self
     where
         I: IntoIterator<Item = Result<B, Error>>,
