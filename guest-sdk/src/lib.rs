@@ -43,7 +43,7 @@ pub mod logging;
 /// The raw bindings generated from `wit/` by wit-bindgen.
 ///
 /// Plugin code should not need them: the modules of this crate wrap every function. They are
-/// public because [`export_endpoint!`] expands to code in the plugin crate that refers to them.
+/// public because [`export_endpoints!`] expands to code in the plugin crate that refers to them.
 #[doc(hidden)]
 pub mod wit {
     #![allow(missing_docs)]
@@ -56,7 +56,7 @@ pub mod wit {
     });
 }
 
-// The generated code and `export_endpoint!` name this crate by its path, from inside it too.
+// The generated code and `export_endpoints!` name this crate by its path, from inside it too.
 extern crate self as dify_plugin;
 #[doc(hidden)]
 pub use wit_bindgen::rt as __wit_bindgen;

@@ -1,6 +1,6 @@
 //! A [`log`] backend that forwards to the host's log.
 //!
-//! [`export_endpoint!`](crate::export_endpoint) installs it, so `log::info!("...")` in a plugin
+//! [`export_endpoints!`](crate::export_endpoints) installs it, so `log::info!("...")` in a plugin
 //! reaches the host, tagged with the plugin. The host decides which levels it keeps.
 
 use crate::wit::dify::plugin::logging::{Level, log};
