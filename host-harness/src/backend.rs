@@ -3,7 +3,7 @@
 //! The host turns each app call a plugin makes into an [`AppRequest`] and hands it to a
 //! [`Backend`]: the embedded mock ([`crate::mock::MockDify`]) or, later, a real Dify over HTTP.
 //! Backends answer in Dify's own terms (JSON text, events, Dify's error codes); the host
-//! converts to the WIT types in one place ([`crate::imports`]).
+//! converts to the WIT types in one place (`imports.rs`).
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
 //! HTTP requests into a plugin's endpoint and the streamed responses out of it.
 //!
-//! The plugin runs on its own thread and writes its response into a [`ResponseSink`]; the
+//! The plugin runs on its own thread and writes its response into a `ResponseSink`; the
 //! caller reads an [`EndpointResponse`] on the other side of a bounded channel. The bound is
 //! the backpressure: a slow reader blocks the plugin's `write`, and the host never holds more
 //! than a few chunks of the body. A reader that goes away closes the channel, the plugin's
