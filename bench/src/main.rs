@@ -113,6 +113,38 @@ fn memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// glibc's `struct mallinfo2`.
+#[repr(C)]
+struct MallInfo2 {
+    arena: usize,
+    ordblks: usize,
+    smblks: usize,
+    hblks: usize,
+    hblkhd: usize,
+    usmblks: usize,
+    fsmblks: usize,
+    uordblks: usize,
+    fordblks: usize,
+    keepcost: usize,
+}
+
+unsafe extern "C" {
+    fn mallinfo2() -> MallInfo2;
+}
+
+/// Heap bytes in use and free-but-kept (main arena plus mmapped), from glibc: tells a leak
+/// (in use grows) from fragmentation (only RSS grows).
+fn heap() -> String {
+    // SAFETY: mallinfo2 takes no arguments and returns a plain struct (glibc >= 2.33).
+    let info = unsafe { mallinfo2() };
+    format!(
+        "heap in use {} KiB, free in heap {} KiB, mmapped {} KiB",
+        (info.uordblks + info.hblkhd) / 1024,
+        info.fordblks / 1024,
+        info.hblkhd / 1024
+    )
+}
+
 /// RssAnon, RssFile and RssShmem of this process, as one string.
 fn rss_kinds() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -163,9 +195,11 @@ fn soak(duck_wasm: &Path, requests: usize, warmup: usize) {
     let (warm_ok, warm_failed, _) = load::run_count(server.addr(), &path, 64, warmup);
     let (rss_warm, _) = memory();
     let kinds_warm = rss_kinds();
+    let heap_warm = heap();
     let (ok, failed, took) = load::run_count(server.addr(), &path, 64, requests);
     let (rss_end, hwm) = memory();
     let kinds_end = rss_kinds();
+    let heap_end = heap();
     let growth = (rss_end as f64 - rss_warm as f64) / rss_warm as f64 * 100.0;
     println!(
         "soak: {requests} streaming requests (Duck, 3 events each) at 64 connections against serve, mock Dify"
@@ -185,6 +219,7 @@ fn soak(duck_wasm: &Path, requests: usize, warmup: usize) {
         hwm as f64 / 1024.0
     );
     println!("| RSS by kind after warm-up / at the end (KiB) | {kinds_warm} / {kinds_end} |");
+    println!("| malloc after warm-up / at the end | {heap_warm} / {heap_end} |");
     println!(
         "| left running afterwards | {} instances, {} open app streams |",
         duck.in_flight(),
