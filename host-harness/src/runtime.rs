@@ -276,22 +276,24 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = bindings::PluginPre::new(pre).map_err(link_error)?;
-        let mut loaded = Loaded {
-            in_flight: InFlight::default(),
+        let code = Code {
             name: name.into(),
             engine: self.engine.clone(),
             pre,
-            router: None,
             config,
-            workers: self.workers.clone(),
-            _ticker: self.ticker.clone(),
         };
-        loaded.router = Some(loaded.read_routes().map_err(|reason| HostError::Routes {
+        let router = code.read_routes().map_err(|reason| HostError::Routes {
             plugin: name.to_owned(),
             reason,
-        })?);
+        })?;
         Ok(Plugin {
-            inner: Arc::new(loaded),
+            inner: Arc::new(Loaded {
+                code,
+                router,
+                in_flight: InFlight::default(),
+                workers: self.workers.clone(),
+                _ticker: self.ticker.clone(),
+            }),
         })
     }
 
@@ -361,16 +363,21 @@ impl Runtime {
     }
 }
 
+/// A loaded plugin: its code, its endpoints, and the requests it is running.
 struct Loaded {
+    code: Code,
+    router: Router,
     in_flight: InFlight,
+    workers: Arc<Workers>,
+    _ticker: Arc<Ticker>,
+}
+
+/// What it takes to run the plugin: the pre-linked component and its configuration.
+struct Code {
     name: Arc<str>,
     engine: Engine,
     pre: bindings::PluginPre<PluginState>,
-    /// Set once at load, from the plugin's `routes` export.
-    router: Option<Router>,
     config: PluginConfig,
-    workers: Arc<Workers>,
-    _ticker: Arc<Ticker>,
 }
 
 /// A loaded plugin, ready to serve requests. Cheap to clone; clones share the compiled code.
@@ -382,12 +389,12 @@ pub struct Plugin {
 impl Plugin {
     /// The plugin's name (its file name without `.wasm`).
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.code.name
     }
 
     /// The configuration it runs with.
     pub fn config(&self) -> &PluginConfig {
-        &self.inner.config
+        &self.inner.code.config
     }
 
     /// How many requests are running now (their instance not yet dropped).
@@ -411,22 +418,18 @@ impl Plugin {
 
     /// The endpoints the plugin declared.
     pub fn routes(&self) -> &[Route] {
-        self.router().routes()
-    }
-
-    fn router(&self) -> &Router {
-        self.inner.router.as_ref().expect("set at load")
+        self.inner.router.routes()
     }
 
     /// Send one request. Returns once the plugin has sent its head (or failed); the body
     /// streams in as the plugin writes it. A request that matches none of the plugin's
     /// endpoints is answered by the host (404, 405, 400) without running the plugin.
     pub fn request(&self, req: EndpointRequest) -> EndpointResponse {
-        let routed = match self.route(&req) {
+        let routed = match self.route(req) {
             Ok(routed) => routed,
             Err(refusal) => return refusal.into_response(),
         };
-        let (tx, rx) = sync_channel(self.inner.config.limits.response_buffer.max(1));
+        let (tx, rx) = sync_channel(self.config().limits.response_buffer.max(1));
         match self.start(routed, Box::new(tx)) {
             Ok(()) => EndpointResponse::from_channel(rx),
             Err(failure) => EndpointResponse::failed(&failure),
@@ -440,24 +443,24 @@ impl Plugin {
     /// body is complete when this returns. Limits apply as with [`Plugin::request`], except
     /// that the response buffer is unbounded.
     pub fn request_inline(&self, req: EndpointRequest) -> EndpointResponse {
-        let routed = match self.route(&req) {
+        let routed = match self.route(req) {
             Ok(routed) => routed,
             Err(refusal) => return refusal.into_response(),
         };
         let (tx, rx) = std::sync::mpsc::channel();
         *self.inner.in_flight.lock() += 1;
-        self.inner.run(routed, Box::new(tx));
+        self.inner.code.run(routed, Box::new(tx));
         self.inner.in_flight.finish();
         EndpointResponse::from_channel(rx)
     }
 
     /// Match a request against the plugin's endpoints.
-    pub(crate) fn route(&self, req: &EndpointRequest) -> Result<RoutedRequest, Refusal> {
-        match self.router().route(&req.method, &req.path) {
+    pub(crate) fn route(&self, req: EndpointRequest) -> Result<RoutedRequest, Refusal> {
+        match self.inner.router.route(&req.method, &req.path) {
             Routed::Found { route, values } => Ok(RoutedRequest {
                 route: route.path.clone(),
                 values,
-                request: req.clone(),
+                request: req,
             }),
             Routed::NotFound => Err(Refusal {
                 status: 404,
@@ -506,7 +509,7 @@ impl Plugin {
         let loaded = self.inner.clone();
         *self.inner.in_flight.lock() += 1;
         let spawned = self.inner.workers.run(Box::new(move || {
-            loaded.run(req, outbox);
+            loaded.code.run(req, outbox);
             loaded.in_flight.finish();
         }));
         spawned.map_err(|e| {
@@ -559,7 +562,7 @@ impl InFlight {
     }
 }
 
-impl Loaded {
+impl Code {
     /// Ask a fresh instance for its endpoints.
     fn read_routes(&self) -> Result<Router, String> {
         let (tx, _rx) = sync_channel::<Message>(1);

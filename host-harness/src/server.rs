@@ -230,7 +230,7 @@ async fn run(
     request: EndpointRequest,
     log: &mut RequestLog,
 ) -> Response<ServerBody> {
-    let routed = match plugin.route(&request) {
+    let routed = match plugin.route(request) {
         Ok(routed) => routed,
         Err(refusal) => {
             let mut response = text(refusal.status, refusal.text);
