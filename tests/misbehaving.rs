@@ -123,3 +123,27 @@ fn a_panic_message_reaches_the_host_log_too() {
         crate::support::logged()
     );
 }
+
+#[test]
+fn time_spent_waiting_for_the_app_does_not_count_against_the_deadline() {
+    let mock = demo();
+    let gate = mock.gate(DemoApps::CHATBOT, 1);
+    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
+    config.limits = Limits {
+        deadline: Duration::from_millis(50),
+        ..Limits::default()
+    };
+    let duck = load_with("duck", config);
+    let mut response = duck.request(EndpointRequest::get(&format!(
+        "/duck/{}?query=hi",
+        DemoApps::CHATBOT
+    )));
+    assert!(response.next().unwrap().is_ok());
+    assert!(gate.wait_for_held(1, Duration::from_secs(10)));
+    // The app stays silent four times longer than the plugin's deadline: the time passing is
+    // what this test is about, not a wait for something to happen.
+    std::thread::sleep(Duration::from_millis(200));
+    gate.open();
+    let rest = response.read_all().expect("the plugin was not interrupted");
+    assert_eq!(String::from_utf8_lossy(&rest).matches(" <br>").count(), 2);
+}

@@ -5,6 +5,7 @@
 //! open-stream cap) and then handed to the [`Backend`]; the same code serves every backend.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use wasmtime::StoreLimits;
@@ -36,6 +37,20 @@ pub(crate) struct PluginState {
     pub app_calls: u32,
     pub events: u64,
     pub sink: ResponseSink,
+    /// When the request started, and how long it has spent blocked in host calls (waiting
+    /// for Dify, or for a slow client): the deadline counts only the rest.
+    pub started: Instant,
+    pub blocked: Duration,
+}
+
+impl PluginState {
+    /// Run a host call that may wait, counting the wait as blocked time.
+    fn blocking_call<R>(&mut self, call: impl FnOnce(&mut Self) -> R) -> R {
+        let start = Instant::now();
+        let result = call(self);
+        self.blocked += start.elapsed();
+        result
+    }
 }
 
 impl WasiView for PluginState {
@@ -192,6 +207,10 @@ type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
 impl PluginState {
     /// Hand one call to the backend, logging it at debug level.
     fn invoke(&mut self, req: AppRequest) -> Result<Reply, AppError> {
+        self.blocking_call(|state| state.invoke_now(req))
+    }
+
+    fn invoke_now(&mut self, req: AppRequest) -> Result<Reply, AppError> {
         self.app_calls += 1;
         let described = log::log_enabled!(target: "dify_plugin_host::apps", log::Level::Debug)
             .then(|| {
@@ -287,6 +306,29 @@ impl apps::Host for PluginState {
 
 impl apps::HostChunkStream for PluginState {
     fn next(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
+        self.blocking_call(|state| state.next_now(stream))
+    }
+
+    fn next_batch(
+        &mut self,
+        stream: Resource<HostChunkStream>,
+        max: u32,
+    ) -> Answer<Vec<apps::Chunk>> {
+        self.blocking_call(|state| state.next_batch_now(stream, max))
+    }
+
+    fn drop(&mut self, stream: Resource<HostChunkStream>) -> wasmtime::Result<()> {
+        let mut stream = self.table.delete(stream)?;
+        if stream.finish() {
+            self.open_streams -= 1;
+        }
+        // Dropping the backend's stream cancels the run.
+        Ok(())
+    }
+}
+
+impl PluginState {
+    fn next_now(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
         let stream = self.table.get_mut(&stream)?;
         let Some(item) = stream.take_next() else {
             return Ok(Ok(None));
@@ -305,7 +347,7 @@ impl apps::HostChunkStream for PluginState {
         }
     }
 
-    fn next_batch(
+    fn next_batch_now(
         &mut self,
         stream: Resource<HostChunkStream>,
         max: u32,
@@ -341,15 +383,6 @@ impl apps::HostChunkStream for PluginState {
         self.events += batch.len() as u64;
         Ok(Ok(batch))
     }
-
-    fn drop(&mut self, stream: Resource<HostChunkStream>) -> wasmtime::Result<()> {
-        let mut stream = self.table.delete(stream)?;
-        if stream.finish() {
-            self.open_streams -= 1;
-        }
-        // Dropping the backend's stream cancels the run.
-        Ok(())
-    }
 }
 
 fn chunk(event: crate::backend::Event) -> apps::Chunk {
@@ -368,7 +401,7 @@ impl http::HostResponseWriter for PluginState {
         _: Resource<HostResponseWriter>,
         head: http::ResponseHead,
     ) -> wasmtime::Result<Result<(), http::WriteError>> {
-        Ok(self.sink.send_head(head.status, head.headers))
+        Ok(self.blocking_call(|state| state.sink.send_head(head.status, head.headers)))
     }
 
     fn write(
@@ -376,7 +409,7 @@ impl http::HostResponseWriter for PluginState {
         _: Resource<HostResponseWriter>,
         bytes: Vec<u8>,
     ) -> wasmtime::Result<Result<(), http::WriteError>> {
-        Ok(self.sink.write(bytes))
+        Ok(self.blocking_call(|state| state.sink.write(bytes)))
     }
 
     fn drop(&mut self, writer: Resource<HostResponseWriter>) -> wasmtime::Result<()> {

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
 
@@ -154,6 +154,11 @@ pub enum HostError {
     /// The engine could not be set up.
     #[error("cannot start the wasm engine: {0}")]
     Engine(String),
+}
+
+/// Epoch ticks in `time`, at least one.
+fn ticks(time: Duration) -> u64 {
+    (time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// Advances the engine's epoch while any runtime or plugin needs deadlines.
@@ -613,11 +618,23 @@ impl Code {
             app_calls: 0,
             events: 0,
             sink: ResponseSink::new(outbox, limits.response_bytes),
+            started: Instant::now(),
+            blocked: Duration::ZERO,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        let ticks = (limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        // The deadline is for the plugin's own run time: when the epoch reaches it, time spent
+        // blocked in host calls (waiting for Dify, for a slow client) is given back.
+        let deadline = limits.deadline;
+        store.set_epoch_deadline(ticks(deadline));
+        store.epoch_deadline_callback(move |store| {
+            let state = store.data();
+            let own = state.started.elapsed().saturating_sub(state.blocked);
+            Ok(match deadline.checked_sub(own) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
         store
     }
 
