@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use dify_plugin_host::mock::{CallOutcome, DemoApps};
-use dify_plugin_host::{EndpointRequest, Limits, PluginConfig};
+use dify_plugin_host::{EndpointRequest, Limits};
 use serde_json::json;
 
-use crate::support::{add_long_chat, demo, load, load_with, probe};
+use crate::support::{add_long_chat, demo, load, load_limited, probe};
 
 #[test]
 fn dropping_a_stream_early_cancels_the_run() {
@@ -47,12 +47,14 @@ fn a_stream_read_to_the_end_is_not_cancelled() {
 fn a_caller_that_goes_away_cancels_the_plugins_app_stream() {
     let mock = demo();
     let long_chat = &add_long_chat(&mock, 1000);
-    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
-    config.limits = Limits {
-        response_buffer: 1,
-        ..Limits::default()
-    };
-    let duck = load_with("duck", config);
+    let duck = load_limited(
+        "duck",
+        &mock,
+        Limits {
+            response_buffer: 1,
+            ..Limits::default()
+        },
+    );
 
     let mut response = duck.request(EndpointRequest::get(&format!("/duck/{long_chat}?query=hi")));
     let first = response.next().unwrap().unwrap();

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use dify_plugin_host::mock::DemoApps;
-use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, PluginFailure};
+use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginFailure};
 use serde_json::{Value, json};
 
-use crate::support::{demo, load, load_with, logged};
+use crate::support::{demo, load, load_limited, logged};
 
 fn get_json(plugin: &Plugin, target: &str) -> Value {
     let response = plugin.request(EndpointRequest::get(target));
@@ -20,9 +20,7 @@ fn still_serves(plugin: &Plugin) {
 }
 
 fn with_limits(limits: Limits) -> Plugin {
-    let mut config = PluginConfig::new(demo(), DemoApps::TENANT);
-    config.limits = limits;
-    load_with("hostile", config)
+    load_limited("hostile", &demo(), limits)
 }
 
 #[test]

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use dify_plugin_host::mock::DemoApps;
-use dify_plugin_host::{EndpointRequest, Limits, PluginConfig, PluginFailure};
+use dify_plugin_host::{EndpointRequest, Limits, PluginFailure};
 use serde_json::{Value, json};
 
-use crate::support::{demo, load, load_with, probe};
+use crate::support::{demo, load, load_limited, probe};
 
 fn still_serves(plugin: &dify_plugin_host::Plugin) {
     let report = probe(
@@ -47,12 +47,14 @@ fn a_panic_mid_stream_cuts_the_body_so_it_never_looks_complete() {
 
 #[test]
 fn a_plugin_that_loops_forever_hits_its_deadline_with_a_504() {
-    let mut config = PluginConfig::new(demo(), DemoApps::TENANT);
-    config.limits = Limits {
-        deadline: Duration::from_millis(200),
-        ..Limits::default()
-    };
-    let plugin = load_with("probe", config);
+    let plugin = load_limited(
+        "probe",
+        &demo(),
+        Limits {
+            deadline: Duration::from_millis(200),
+            ..Limits::default()
+        },
+    );
     let response = plugin.request(EndpointRequest::get("/loop"));
     assert_eq!(response.status(), 504);
     assert_eq!(
@@ -128,12 +130,14 @@ fn a_panic_message_reaches_the_host_log_too() {
 fn time_spent_waiting_for_the_app_does_not_count_against_the_deadline() {
     let mock = demo();
     let gate = mock.gate(DemoApps::CHATBOT, 1);
-    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
-    config.limits = Limits {
-        deadline: Duration::from_millis(50),
-        ..Limits::default()
-    };
-    let duck = load_with("duck", config);
+    let duck = load_limited(
+        "duck",
+        &mock,
+        Limits {
+            deadline: Duration::from_millis(50),
+            ..Limits::default()
+        },
+    );
     let mut response = duck.request(EndpointRequest::get(&format!(
         "/duck/{}?query=hi",
         DemoApps::CHATBOT

@@ -4,24 +4,18 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dify_plugin_host::mock::{CallOutcome, DemoApps, MockDify};
+use dify_plugin_host::mock::{CallOutcome, DemoApps};
 use dify_plugin_host::server::Server;
-use dify_plugin_host::{Limits, Plugin, PluginConfig};
+use dify_plugin_host::{Limits, Plugin};
 use serde_json::{Value, json};
 
 use crate::http::send;
-use crate::support::{add_long_chat, demo, load, load_with};
+use crate::support::{add_long_chat, demo, load, load_limited};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn serve(plugin: &Plugin) -> Server {
     Server::start(plugin.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).expect("server")
-}
-
-fn with_limits(mock: &MockDify, limits: Limits) -> PluginConfig {
-    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
-    config.limits = limits;
-    config
 }
 
 #[test]
@@ -118,15 +112,13 @@ fn a_client_that_disconnects_cancels_the_app_stream() {
 #[test]
 fn a_body_over_the_limit_is_refused_with_413() {
     let mock = demo();
-    let probe = load_with(
+    let probe = load_limited(
         "probe",
-        with_limits(
-            &mock,
-            Limits {
-                request_bytes: 1024,
-                ..Limits::default()
-            },
-        ),
+        &mock,
+        Limits {
+            request_bytes: 1024,
+            ..Limits::default()
+        },
     );
     let server = serve(&probe);
     let response = send(server.addr(), "POST", "/echo", &[b'x'; 2048]);
@@ -146,15 +138,13 @@ fn a_body_over_the_limit_is_refused_with_413() {
 #[test]
 fn a_looping_plugin_gets_504_while_other_requests_are_served() {
     let mock = demo();
-    let probe = load_with(
+    let probe = load_limited(
         "probe",
-        with_limits(
-            &mock,
-            Limits {
-                deadline: Duration::from_millis(500),
-                ..Limits::default()
-            },
-        ),
+        &mock,
+        Limits {
+            deadline: Duration::from_millis(500),
+            ..Limits::default()
+        },
     );
     let server = serve(&probe);
     let addr = server.addr();
@@ -174,15 +164,13 @@ fn a_looping_plugin_gets_504_while_other_requests_are_served() {
 #[test]
 fn a_plugin_that_allocates_without_bound_fails_alone_with_a_clear_500() {
     let mock = demo();
-    let probe = load_with(
+    let probe = load_limited(
         "probe",
-        with_limits(
-            &mock,
-            Limits {
-                memory_bytes: 32 << 20,
-                ..Limits::default()
-            },
-        ),
+        &mock,
+        Limits {
+            memory_bytes: 32 << 20,
+            ..Limits::default()
+        },
     );
     let server = serve(&probe);
     let response = send(server.addr(), "GET", "/hog", b"");

@@ -73,6 +73,13 @@ pub fn load(name: &str, mock: &MockDify) -> Plugin {
     load_with(name, PluginConfig::new(mock.clone(), DemoApps::TENANT))
 }
 
+/// A plugin bound to the demo workspace of `mock`, with the test's own limits.
+pub fn load_limited(name: &str, mock: &MockDify, limits: dify_plugin_host::Limits) -> Plugin {
+    let mut config = PluginConfig::new(mock.clone(), DemoApps::TENANT);
+    config.limits = limits;
+    load_with(name, config)
+}
+
 /// A plugin with a configuration of the test's own.
 pub fn load_with(name: &str, config: PluginConfig) -> Plugin {
     let path = &guests()[name];

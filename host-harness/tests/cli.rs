@@ -8,18 +8,27 @@ use std::process::{Command, Stdio};
 
 const CHATFLOW: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 
+/// The repository root, where a new user runs the README's commands.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// `dify-plugin-host`, run from the repository root, building guests into its `target/`.
+fn host() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"));
+    command.current_dir(root()).env_remove("CARGO_TARGET_DIR");
+    command
+}
+
 #[test]
 fn call_builds_the_duck_example_and_prints_its_streamed_events() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"))
-        .current_dir(root)
+    let output = host()
         .args([
             "call",
             "examples/duck",
             "GET",
             &format!("/duck/{CHATFLOW}?query=hello"),
         ])
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("run dify-plugin-host");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -52,12 +61,9 @@ impl Drop for Child {
 
 #[test]
 fn serve_answers_the_readme_curl_with_the_streamed_events() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"))
-            .current_dir(root)
+        host()
             .args(["serve", "examples/duck", "--listen", "127.0.0.1:0"])
-            .env_remove("CARGO_TARGET_DIR")
             .stderr(Stdio::piped())
             .spawn()
             .expect("start dify-plugin-host serve"),
@@ -118,9 +124,8 @@ fn call_explains_a_plugin_path_that_does_not_exist() {
 #[test]
 fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
     use std::net::TcpListener;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let frames = std::fs::read(
-        root.join("../shared/fixtures/dify-1.13.2/inner-04-chat-streaming.resp.body.bin"),
+        root().join("../shared/fixtures/dify-1.13.2/inner-04-chat-streaming.resp.body.bin"),
     )
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -161,8 +166,7 @@ fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
         )
     });
 
-    let output = Command::new(env!("CARGO_BIN_EXE_dify-plugin-host"))
-        .current_dir(root)
+    let output = host()
         .args([
             "call",
             "examples/duck",
@@ -176,7 +180,6 @@ fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
             "tenant-under-test",
         ])
         .env("DIFY_INNER_API_KEY", "key-from-env")
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("run dify-plugin-host");
     let stderr = String::from_utf8_lossy(&output.stderr);
