@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Runs our benchmark and the Python SDK peer (../shared/peer/run.sh, dify-plugin 0.10.2) back
-# to back on this machine, then prints both and the ratios against the targets.
+# Runs our benchmark and the Python SDK peer back to back on this machine, then prints both
+# and the ratios against the targets.
+#
+# The peer is the real Python SDK (PyPI dify-plugin 0.10.2) driven by a fake plugin daemon over
+# stdio and TCP. It is not part of this repository: the project's maintainers keep it in a
+# `shared/peer` folder beside their checkout (`../shared/peer/run.sh`). Point PEER at your own
+# copy of such a driver; without one, only our figures are measured.
 #
 #   bench/compare.sh                 # 100,000 chunks, 5 runs each
 #   CHUNKS=20000 RUNS=3 bench/compare.sh
@@ -15,6 +20,11 @@ cargo build --release -q -p dify-plugin-bench
 echo "== ours: target/release/dify-plugin-bench --chunks $chunks --runs $runs"
 ./target/release/dify-plugin-bench --chunks "$chunks" --runs "$runs" --json "$out/ours.json"
 echo
+if [ ! -x "$peer" ]; then
+    echo "== peer: skipped: no Python SDK peer at $peer (set PEER=/path/to/run.sh to compare)"
+    echo "(raw results in $out)"
+    exit 0
+fi
 echo "== peer: $peer --chunks $chunks --runs $runs"
 "$peer" --chunks "$chunks" --runs "$runs" --json "$out/peer.json"
 echo

@@ -32,13 +32,17 @@ fn inner_plugin(replay: &Replay, tweak: impl FnOnce(&mut DifyConfig)) -> Plugin 
 }
 
 fn service_plugin(replay: &Replay) -> Plugin {
+    service_plugin_as(replay, "")
+}
+
+/// A Service-API plugin whose host names `user_id` as the Dify user (`--user-id`).
+fn service_plugin_as(replay: &Replay, user_id: &str) -> Plugin {
     let mut config = DifyConfig::new(&replay.url());
     config.app_keys.insert(SVC_APP.into(), Secret::new(APP_KEY));
     config.idle_timeout = Duration::from_secs(10);
-    load_with(
-        "probe",
-        PluginConfig::new(ServiceBackend::new(&config).unwrap(), TENANT),
-    )
+    let mut plugin = PluginConfig::new(ServiceBackend::new(&config).unwrap(), TENANT);
+    plugin.user_id = user_id.into();
+    load_with("probe", plugin)
 }
 
 /// The probe call that reproduces a recorded request through the SDK.
@@ -449,6 +453,52 @@ fn service_api_recorded_errors_become_typed_errors() {
 }
 
 #[test]
+fn an_unknown_host_user_tells_the_operator_which_setting_to_fix() {
+    // Dify's answer for a user id it cannot find (reference §3.9, `_get_user`).
+    let replay = Replay::start(vec![Reply::new(
+        "HTTP/1.1 400 BAD REQUEST",
+        "application/json",
+        br#"{"code": "invalid_param", "message": "user not found", "status": 400}"#.to_vec(),
+    )]);
+    let report = probe(
+        &inner_plugin(&replay, |_| {}),
+        json!({"interface": "workflow", "mode": "blocking", "app_id": "a", "inputs": {}}),
+    );
+    assert_eq!(report["error"]["kind"], "internal", "{report}");
+    let display = report["error"]["display"].as_str().unwrap();
+    assert!(
+        display.contains("--user-id") && display.contains("user not found"),
+        "{display}"
+    );
+}
+
+#[test]
+fn error_texts_name_the_app_once() {
+    let replay = Replay::start(vec![recorded("inner-25-bad-inner-key")]);
+    let report = probe(
+        &inner_plugin(&replay, |_| {}),
+        json!({"interface": "chat", "mode": "blocking", "app_id": "app-x", "query": "hi"}),
+    );
+    let display = report["error"]["display"].as_str().unwrap();
+    assert_eq!(display.matches("app-x").count(), 1, "{display}");
+    assert!(
+        display.starts_with("chat app 'app-x': permission denied: "),
+        "{display}"
+    );
+
+    let body = frames_body();
+    let replay = Replay::start(vec![
+        Reply::new("HTTP/1.1 200 OK", "text/event-stream", &body[..20]).ending(Ending::Drop),
+    ]);
+    let report = probe(
+        &inner_plugin(&replay, |_| {}),
+        json!({"interface": "workflow", "mode": "streaming", "app_id": "app-y", "inputs": {}}),
+    );
+    let display = report["stream_error"]["display"].as_str().unwrap();
+    assert_eq!(display.matches("app-y").count(), 1, "{display}");
+}
+
+#[test]
 fn a_service_stream_that_ends_with_only_a_ping_is_explained() {
     for case in [
         "svc-11-chat-empty-query-streaming",
@@ -680,6 +730,57 @@ fn service_requests_have_the_recorded_shape_and_a_default_user() {
         assert_eq!(keys(&sent), keys(&recorded_request(case)), "{case}");
         assert_eq!(sent["user"], "dify-plugin-wasm");
     }
+}
+
+#[test]
+fn every_backend_sends_the_hosts_user_when_the_plugin_names_none() {
+    let replay = Replay::start(vec![
+        recorded("svc-01-workflow-run-blocking"),
+        recorded("svc-03-chat-blocking"),
+    ]);
+    let plugin = service_plugin_as(&replay, "svc-user-1");
+    probe(
+        &plugin,
+        call_for("svc-01-workflow-run-blocking", "workflow", SVC_APP),
+    );
+    let mut own = call_for("svc-03-chat-blocking", "chat", SVC_APP);
+    own["user"] = json!("the-plugins-user");
+    probe(&plugin, own);
+    let received = replay.received();
+    assert_eq!(received[0].json()["user"], "svc-user-1");
+    assert_eq!(received[1].json()["user"], "the-plugins-user");
+
+    let replay = Replay::start(vec![recorded("inner-70-daemonshape-workflow-blocking")]);
+    let mut config = DifyConfig::new(&replay.url());
+    config.inner_api_key = Some(Secret::new(INNER_KEY));
+    let mut host = PluginConfig::new(InnerBackend::new(&config).unwrap(), TENANT);
+    host.user_id = "0f0e0d0c-0000-4000-8000-000000000001".into();
+    probe(
+        &load_with("probe", host),
+        call_for("inner-70-daemonshape-workflow-blocking", "workflow", ""),
+    );
+    assert_eq!(
+        replay.received()[0].json()["user_id"],
+        "0f0e0d0c-0000-4000-8000-000000000001"
+    );
+}
+
+/// A plugin author's async test: the real backends neither panic inside a tokio runtime
+/// (no nested `block_on`) nor when they are dropped there.
+#[tokio::test(flavor = "current_thread")]
+async fn a_real_backend_serves_a_plugin_driven_from_async_code() {
+    let case = "inner-04-chat-streaming";
+    let replay = Replay::start(vec![recorded(case)]);
+    let plugin = inner_plugin(&replay, |_| {});
+    let call = call_for(case, "chat", "");
+    let response = plugin.request_inline(dify_plugin_host::EndpointRequest::post(
+        "/call",
+        call.to_string(),
+    ));
+    assert_eq!(response.status(), 200);
+    let report: Value = serde_json::from_str(&response.text().unwrap()).unwrap();
+    assert_eq!(received_data(&report), recorded_data(case));
+    drop(plugin);
 }
 
 #[test]

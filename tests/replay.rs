@@ -2,10 +2,10 @@
 //! usually a recorded Dify response, byte for byte, cut into chosen chunk sizes — and records
 //! what it received and whether the client hung up.
 
+use crate::support::fixtures;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -211,10 +211,6 @@ fn serve(stream: TcpStream, shared: &Shared) {
             }
         }
     }
-}
-
-fn fixtures() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/dify-1.13.2")
 }
 
 fn read(case: &str, suffix: &str) -> Option<Vec<u8>> {

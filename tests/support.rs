@@ -110,11 +110,15 @@ pub fn names(report: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The recorded Dify 1.13.2 exchanges the tests replay (`tests/fixtures/dify-1.13.2`,
+/// byte-identical copies of real Dify answers; its README says more).
+pub fn fixtures() -> PathBuf {
+    workspace_root().join("tests/fixtures/dify-1.13.2")
+}
+
 /// The `data` payloads of a recorded inner-API case's frames.
 pub fn recorded_frames(case: &str) -> Vec<Value> {
-    let path = workspace_root()
-        .join("../shared/fixtures/dify-1.13.2")
-        .join(format!("{case}.resp.frames.json"));
+    let path = fixtures().join(format!("{case}.resp.frames.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
     let frames: Vec<Value> = serde_json::from_str(&text).expect("frames JSON");

@@ -60,25 +60,44 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage_error(&format!("{flag} needs a value")))
+        };
+        fn number<T: std::str::FromStr>(text: &str, usage: &str) -> T {
+            text.parse()
+                .unwrap_or_else(|_| usage_error(&format!("expected {usage}, got '{text}'")))
+        }
         match flag.as_str() {
-            "--chunks" => args.chunks = value().parse().expect("--chunks N"),
-            "--runs" => args.runs = value().parse().expect("--runs N"),
-            "--load-seconds" => args.load_seconds = value().parse().expect("--load-seconds S"),
+            "--chunks" => args.chunks = number(&value(), "--chunks N"),
+            "--runs" => args.runs = number(&value(), "--runs N"),
+            "--load-seconds" => args.load_seconds = number(&value(), "--load-seconds S"),
             "--connections" => {
                 args.connections = value()
                     .split(',')
-                    .map(|c| c.parse().expect("--connections 1,16,64"))
+                    .map(|c| number(c, "--connections 1,16,64"))
                     .collect()
             }
-            "--json" => args.json = Some(value().into()),
-            "--soak" => args.soak = Some(value().parse().expect("--soak REQUESTS")),
-            "--soak-warmup" => args.soak_warmup = value().parse().expect("--soak-warmup REQUESTS"),
+            "--json" => {
+                let path = PathBuf::from(value());
+                // Checked now, not after minutes of measuring.
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+                if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+                    usage_error(&format!(
+                        "--json {}: the folder {} does not exist",
+                        path.display(),
+                        dir.display()
+                    ));
+                }
+                args.json = Some(path);
+            }
+            "--soak" => args.soak = Some(number(&value(), "--soak REQUESTS")),
+            "--soak-warmup" => args.soak_warmup = number(&value(), "--soak-warmup REQUESTS"),
             "--only" => {
                 args.only = Some(
                     value()
                         .split(',')
-                        .map(|m| m.parse().expect("--only 1,4"))
+                        .map(|m| number(m, "--only 1,4"))
                         .collect(),
                 )
             }
@@ -89,10 +108,16 @@ fn args() -> Args {
                 );
                 std::process::exit(0);
             }
-            other => panic!("unknown argument {other}"),
+            other => usage_error(&format!("unknown argument {other} (see --help)")),
         }
     }
     args
+}
+
+/// A bad command line: say what, and exit.
+fn usage_error(message: &str) -> ! {
+    eprintln!("dify-plugin-bench: {message}");
+    std::process::exit(2);
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -480,6 +505,10 @@ fn main() {
         hwm as f64 / 1024.0
     );
     if let Some(path) = args.json {
-        std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap()).expect("write --json");
+        let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("dify-plugin-bench: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
     }
 }

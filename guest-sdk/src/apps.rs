@@ -445,8 +445,17 @@ macro_rules! common_setters {
             self
         }
 
-        /// An opaque end-user identifier. Dify 1.13 ignores it and runs the app as the
-        /// workspace's default end user.
+        /// An opaque end-user identifier, sent as Dify's `user`. What Dify does with it
+        /// depends on the API the host calls:
+        ///
+        /// - the **Service API** (`--backend service`) runs the call as this end user: the
+        ///   events carry it, and a conversation belongs to the user who started it, so
+        ///   continuing another user's conversation is `not found`. Without `.user()` the host
+        ///   sends its configured user (`--user-id`), else `dify-plugin-wasm`;
+        /// - Dify's **inner API** (the plugin daemon's path, `--backend inner`) ignores it in
+        ///   Dify 1.13 and runs the call as the host's user (`--user-id`), by default the
+        ///   workspace's default end user;
+        /// - the embedded **mock** ignores it, as the inner API does.
         pub fn user(mut self, user: impl Into<String>) -> Self {
             self.common.user = Some(user.into());
             self

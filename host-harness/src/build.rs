@@ -7,6 +7,11 @@
 //! It is safe to call from a test or a build running under cargo: the outer cargo's
 //! environment (`CARGO_*` build variables, `RUSTFLAGS`) is removed, and the guest build uses
 //! its own target directory, so it neither inherits host flags nor waits on the outer lock.
+//!
+//! The `wasm32-wasip2` standard library is checked for first: a toolchain installed before
+//! the project (or rustup with `RUSTUP_AUTO_INSTALL=0`) does not add it from
+//! `rust-toolchain.toml`, so the build adds it with `rustup target add`, saying so on
+//! stderr, or, without rustup, fails with the one command to run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,64 @@ pub enum BuildError {
     /// The build produced no component for a package.
     #[error("the build produced no .wasm for package '{0}' (is its crate-type \"cdylib\"?)")]
     NoComponent(String),
+    /// The toolchain has no `wasm32-wasip2` standard library and it could not be added.
+    #[error(
+        "the Rust toolchain has no wasm32-wasip2 target ({0}); install it with `rustup target add wasm32-wasip2`"
+    )]
+    MissingTarget(String),
+}
+
+/// The target plugins are built for.
+const TARGET: &str = "wasm32-wasip2";
+
+/// Make sure the toolchain that will build the plugin has the `wasm32-wasip2` standard
+/// library, adding it with rustup when it is missing. Builds into the same `target_dir` (tests
+/// running at once, several `serve` commands) take turns through a lock file there, so rustup
+/// never installs the target twice at once.
+fn ensure_target(target_dir: &Path) -> Result<(), BuildError> {
+    if target_installed()? {
+        return Ok(());
+    }
+    let lock_error = |e: std::io::Error| {
+        BuildError::MissingTarget(format!("cannot lock {}: {e}", target_dir.display()))
+    };
+    std::fs::create_dir_all(target_dir).map_err(lock_error)?;
+    let lock = std::fs::File::create(target_dir.join(".wasm-target.lock")).map_err(lock_error)?;
+    lock.lock().map_err(lock_error)?;
+    if target_installed()? {
+        return Ok(());
+    }
+    eprintln!("the {TARGET} target is missing: running `rustup target add {TARGET}`");
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .stdin(Stdio::null())
+        .status();
+    match added {
+        Ok(status) if status.success() && target_installed()? => Ok(()),
+        Ok(status) => Err(BuildError::MissingTarget(format!(
+            "`rustup target add {TARGET}` failed: {status}"
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BuildError::MissingTarget(
+            "rustup is not on PATH, so it cannot be added automatically".into(),
+        )),
+        Err(e) => Err(BuildError::MissingTarget(format!("cannot run rustup: {e}"))),
+    }
+}
+
+/// Whether `rustc` has the target's standard library: its target libdir exists.
+fn target_installed() -> Result<bool, BuildError> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(BuildError::Spawn)?;
+    if !output.status.success() {
+        // A rustc that does not know the target at all (too old): the build will say so.
+        return Ok(true);
+    }
+    let libdir = String::from_utf8_lossy(&output.stdout);
+    Ok(Path::new(libdir.trim()).is_dir())
 }
 
 /// The settings of the `guest` profile, passed as `--config` so no manifest needs them.
@@ -43,12 +106,13 @@ pub fn build_plugins(
     packages: &[&str],
     target_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    ensure_target(target_dir)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(manifest)
-        .args(["--target", "wasm32-wasip2", "--profile", "guest"])
+        .args(["--target", TARGET, "--profile", "guest"])
         .args(["--message-format", "json-render-diagnostics"])
         .arg("--target-dir")
         .arg(target_dir);

@@ -154,6 +154,14 @@ pub enum HostError {
     /// The engine could not be set up.
     #[error("cannot start the wasm engine: {0}")]
     Engine(String),
+    /// The cache directory could not be created.
+    #[error("cannot create the compiled-plugin cache directory {path}: {source}")]
+    CacheDir {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Epoch ticks in `time`, at least one.
@@ -210,7 +218,7 @@ impl Runtime {
     /// settings, so a changed plugin, wasmtime or configuration never loads a stale one.
     pub fn with_cache_dir(dir: impl Into<PathBuf>) -> Result<Self, HostError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|source| HostError::Read {
+        std::fs::create_dir_all(&dir).map_err(|source| HostError::CacheDir {
             path: dir.display().to_string(),
             source,
         })?;
@@ -739,5 +747,26 @@ impl Code {
         {
             log::info!(target: "dify_plugin_host::plugin", "[{}] stdout/stderr: {line}", self.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_directory_that_cannot_be_created_is_named_as_such() {
+        let file = std::env::temp_dir().join(format!("dify-cache-file-{}", std::process::id()));
+        std::fs::write(&file, b"not a directory").unwrap();
+        let err = Runtime::with_cache_dir(file.join("cache"))
+            .err()
+            .expect("an error");
+        std::fs::remove_file(&file).unwrap();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot create the compiled-plugin cache directory ")
+                && text.contains("dify-cache-file-"),
+            "{text}"
+        );
     }
 }

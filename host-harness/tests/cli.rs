@@ -125,7 +125,7 @@ fn call_explains_a_plugin_path_that_does_not_exist() {
 fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
     use std::net::TcpListener;
     let frames = std::fs::read(
-        root().join("../shared/fixtures/dify-1.13.2/inner-04-chat-streaming.resp.body.bin"),
+        root().join("tests/fixtures/dify-1.13.2/inner-04-chat-streaming.resp.body.bin"),
     )
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

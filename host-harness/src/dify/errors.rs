@@ -6,6 +6,9 @@
 //!   is wrong or missing, so a 404 there means the host's key was refused;
 //! - the inner API of Dify 1.13 answers **500** for every completion app (its plugin path
 //!   builds the generator's arguments without `query`: `KeyError: 'query'`, reference §3.7);
+//! - the inner API answers **400 `user not found`** when the user id the host runs calls as
+//!   (`--user-id`) is not an end user or account Dify knows: the operator's setting, not the
+//!   plugin's request;
 //! - the Service API answers **401** for a bad app key;
 //! - a body that is not Dify's JSON (a proxy's 502 page) is reported with its status and a
 //!   short excerpt.
@@ -29,13 +32,14 @@ struct Body {
     message: Option<String>,
 }
 
-/// Map a non-200 answer. `app` names the call (`chat app 'x'`), `kind` the interface used.
-pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind, app: &str) -> AppError {
+/// Map a non-200 answer; `kind` is the interface used. The texts do not name the app: the
+/// SDK's error does.
+pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> AppError {
     let parsed = serde_json::from_slice::<Body>(body).ok();
     let Some(Body { code, message }) = parsed else {
         let excerpt: String = String::from_utf8_lossy(body).chars().take(200).collect();
         return AppError::Internal(format!(
-            "{app}: Dify answered HTTP {status} with a body that is not Dify's JSON: {excerpt:?}"
+            "Dify answered HTTP {status} with a body that is not Dify's JSON: {excerpt:?}"
         ));
     };
     let dify = DifyError {
@@ -51,14 +55,21 @@ pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind, app: &str) -
                 .into(),
         ),
         (Api::Inner, 500) if kind == AppKind::Completion => AppError::Internal(format!(
-            "{app}: Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
+            "Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
              completion app this way (a known Dify defect: its plugin path calls the \
              completion generator without a 'query', KeyError 'query'); use the Service API \
              backend (--backend service) for completion apps",
             dify.code, dify.message
         )),
+        (Api::Inner, 400) if dify.message == "user not found" => AppError::Internal(format!(
+            "Dify does not know the user the host runs app calls as ({} {:?}); the inner API \
+             takes it from the host's --user-id (DIFY_USER_ID, user_id in --dify-config): set \
+             it to the id of an end user or account of this workspace, or leave it empty to \
+             run as the workspace's default end user",
+            dify.code, dify.message
+        )),
         (Api::Service, 401) => AppError::PermissionDenied(format!(
-            "{app}: Dify refused the app's Service API key ({} {:?})",
+            "Dify refused the app's Service API key ({} {:?})",
             dify.code, dify.message
         )),
         _ => AppError::from_dify(dify),

@@ -1,6 +1,12 @@
-//! The HTTP client both backends share: requests go out on a small tokio runtime, and the
-//! plugin's thread blocks on each step, with an idle timeout on every read.
+//! The HTTP client both backends share, with an idle timeout on every read.
+//!
+//! Requests run on a small tokio runtime of the client's own. The plugin's thread never
+//! enters it: each step (send, read the next bytes) is spawned there and waited for on a plain
+//! channel. So a backend works the same when its caller is itself inside an async runtime (a
+//! plugin author's `#[tokio::test]`), where tokio's `block_on` would panic, and dropping it
+//! there does not panic either.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,17 +20,42 @@ const MAX_ERROR_BODY: usize = 64 << 10;
 /// A client and the runtime it runs on.
 pub(crate) struct Http {
     client: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    handle: tokio::runtime::Handle,
+    _runtime: IoRuntime,
     idle: Duration,
 }
 
-/// A response being received.
+/// A response being received. `response` is away only while a read of it runs.
 pub(crate) struct Upstream {
     pub status: u16,
-    response: reqwest::Response,
+    response: Option<reqwest::Response>,
     handle: tokio::runtime::Handle,
     idle: Duration,
-    what: String,
+}
+
+/// The runtime, shut down without waiting when dropped (safe in any context).
+struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for IoRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Run `step` on the client's runtime and wait for it on this thread, whatever this thread is.
+fn run_on<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    step: impl Future<Output = T> + Send + 'static,
+) -> Result<T, AppError> {
+    let (done, result) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = done.send(step.await);
+    });
+    result
+        .recv()
+        .map_err(|_| AppError::Internal("the host's HTTP client stopped".into()))
 }
 
 impl Http {
@@ -41,13 +72,14 @@ impl Http {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Http {
             client,
-            runtime,
+            handle: runtime.handle().clone(),
+            _runtime: IoRuntime(Some(runtime)),
             idle,
         })
     }
 
     /// POST a JSON body and wait for a 200; any other status becomes the mapped Dify error.
-    /// `what` names the call in errors (`chat app 'x'`), `kind` is the interface used.
+    /// `kind` is the interface used. Error texts do not name the app: the SDK does, once.
     pub(crate) fn post_ok(
         &self,
         api: Api,
@@ -55,12 +87,11 @@ impl Http {
         url: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-        what: &str,
     ) -> Result<Upstream, AppError> {
-        let mut upstream = self.post(url, headers, body, what)?;
+        let mut upstream = self.post(url, headers, body)?;
         if upstream.status != 200 {
             let body = upstream.read_all(MAX_ERROR_BODY)?;
-            return Err(map_error(api, upstream.status, &body, kind, what));
+            return Err(map_error(api, upstream.status, &body, kind));
         }
         Ok(upstream)
     }
@@ -71,7 +102,6 @@ impl Http {
         url: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-        what: &str,
     ) -> Result<Upstream, AppError> {
         let mut request = self
             .client
@@ -81,20 +111,20 @@ impl Http {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let sent = self
-            .runtime
-            .block_on(async { tokio::time::timeout(self.idle, request.send()).await });
+        let idle = self.idle;
+        let sent = run_on(&self.handle, async move {
+            tokio::time::timeout(idle, request.send()).await
+        })?;
         let response = match sent {
-            Err(_) => return Err(idle_timeout(what, self.idle)),
-            Ok(Err(e)) => return Err(AppError::Internal(format!("{what}: {}", describe(&e)))),
+            Err(_) => return Err(idle_timeout(self.idle)),
+            Ok(Err(e)) => return Err(AppError::Internal(describe(&e))),
             Ok(Ok(response)) => response,
         };
         Ok(Upstream {
             status: response.status().as_u16(),
-            response,
-            handle: self.runtime.handle().clone(),
+            response: Some(response),
+            handle: self.handle.clone(),
             idle: self.idle,
-            what: what.to_owned(),
         })
     }
 }
@@ -103,14 +133,19 @@ impl Upstream {
     /// The next bytes of the body, `None` at its end.
     pub(crate) fn chunk(&mut self) -> Result<Option<Bytes>, AppError> {
         let idle = self.idle;
-        let read = self
-            .handle
-            .block_on(async { tokio::time::timeout(idle, self.response.chunk()).await });
+        let mut response = self
+            .response
+            .take()
+            .ok_or_else(|| AppError::Internal("the response broke off earlier".into()))?;
+        let (response, read) = run_on(&self.handle, async move {
+            let read = tokio::time::timeout(idle, response.chunk()).await;
+            (response, read)
+        })?;
+        self.response = Some(response);
         match read {
-            Err(_) => Err(idle_timeout(&self.what, idle)),
+            Err(_) => Err(idle_timeout(idle)),
             Ok(Err(e)) => Err(AppError::Internal(format!(
-                "{}: the response broke off: {}",
-                self.what,
+                "the response broke off: {}",
                 describe(&e)
             ))),
             Ok(Ok(chunk)) => Ok(chunk),
@@ -123,24 +158,18 @@ impl Upstream {
         while let Some(chunk) = self.chunk()? {
             if body.len() + chunk.len() > max {
                 return Err(AppError::Internal(format!(
-                    "{}: the response exceeds the limit of {max} bytes",
-                    self.what
+                    "the response exceeds the limit of {max} bytes"
                 )));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
     }
-
-    /// What this call is, for error messages.
-    pub(crate) fn what(&self) -> &str {
-        &self.what
-    }
 }
 
-fn idle_timeout(what: &str, idle: Duration) -> AppError {
+fn idle_timeout(idle: Duration) -> AppError {
     AppError::Timeout(format!(
-        "{what}: Dify sent nothing for {} s (the idle timeout)",
+        "Dify sent nothing for {} s (the idle timeout)",
         idle.as_secs_f64()
     ))
 }

@@ -55,7 +55,6 @@ pub fn request_body(ctx: &CallContext, req: &AppRequest) -> serde_json::Value {
 
 impl Backend for InnerBackend {
     fn invoke(&self, ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
-        let what = format!("{} app '{}'", req.kind, req.app_id);
         let body = request_body(ctx, &req).to_string().into_bytes();
         let upstream = self.http.post_ok(
             Api::Inner,
@@ -63,7 +62,6 @@ impl Backend for InnerBackend {
             &self.url,
             &[("x-inner-api-key", self.key.expose())],
             body,
-            &what,
         )?;
         let mut stream = FrameStream {
             upstream,
@@ -73,7 +71,7 @@ impl Backend for InnerBackend {
             ResponseMode::Streaming => Ok(Reply::Streaming(Box::new(stream))),
             ResponseMode::Blocking => {
                 let reply = stream.next_data()?.ok_or_else(|| {
-                    AppError::Internal(format!("{what}: Dify's blocking answer had no frame"))
+                    AppError::Internal("Dify's blocking answer had no frame".into())
                 })?;
                 Ok(Reply::Blocking(reply))
             }
@@ -104,10 +102,9 @@ struct FrameStream {
 impl FrameStream {
     /// A frame already received in full, if any: its `data` as JSON text.
     fn decoded(&mut self) -> Option<Result<String, AppError>> {
-        let what = self.upstream.what();
         match self.decoder.next_frame() {
-            Err(e) => Some(Err(AppError::Internal(format!("{what}: {e}")))),
-            Ok(Some(payload)) => Some(parse_frame(payload, what)),
+            Err(e) => Some(Err(AppError::Internal(e.to_string()))),
+            Ok(Some(payload)) => Some(parse_frame(payload)),
             Ok(None) => None,
         }
     }
@@ -123,31 +120,30 @@ impl FrameStream {
                 None => {
                     return match self.decoder.finish() {
                         Ok(()) => Ok(None),
-                        Err(e) => Err(AppError::Internal(format!("{}: {e}", self.upstream.what()))),
+                        Err(e) => Err(AppError::Internal(e.to_string())),
                     };
                 }
             }
         }
     }
-
-    fn event(&self, json: String) -> Result<Event, AppError> {
-        let name = serde_json::from_str::<Named>(&json)
-            .ok()
-            .and_then(|n| n.event)
-            .ok_or_else(|| {
-                AppError::Internal(format!(
-                    "{}: an event has no \"event\" name: {}",
-                    self.upstream.what(),
-                    json.chars().take(200).collect::<String>()
-                ))
-            })?;
-        Ok(Event { name, json })
-    }
 }
 
-fn parse_frame(payload: &[u8], what: &str) -> Result<String, AppError> {
+fn event(json: String) -> Result<Event, AppError> {
+    let name = serde_json::from_str::<Named>(&json)
+        .ok()
+        .and_then(|n| n.event)
+        .ok_or_else(|| {
+            AppError::Internal(format!(
+                "an event has no \"event\" name: {}",
+                json.chars().take(200).collect::<String>()
+            ))
+        })?;
+    Ok(Event { name, json })
+}
+
+fn parse_frame(payload: &[u8]) -> Result<String, AppError> {
     let frame: Frame<'_> = serde_json::from_slice(payload)
-        .map_err(|e| AppError::Internal(format!("{what}: a frame is not Dify's JSON: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("a frame is not Dify's JSON: {e}")))?;
     if !frame.error.is_empty() {
         // The run raised inside Dify after streaming began (reference §3.4). Dify gives only
         // a message: no code, and the HTTP status was already 200.
@@ -155,22 +151,20 @@ fn parse_frame(payload: &[u8], what: &str) -> Result<String, AppError> {
     }
     match frame.data {
         Some(data) => Ok(data.get().to_owned()),
-        None => Err(AppError::Internal(format!(
-            "{what}: Dify sent a frame with no data"
-        ))),
+        None => Err(AppError::Internal("Dify sent a frame with no data".into())),
     }
 }
 
 impl EventStream for FrameStream {
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
         match self.next_data()? {
-            Some(json) => self.event(json).map(Some),
+            Some(json) => event(json).map(Some),
             None => Ok(None),
         }
     }
 
     fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
         let data = self.decoded()?;
-        Some(data.and_then(|json| self.event(json)).map(Some))
+        Some(data.and_then(event).map(Some))
     }
 }

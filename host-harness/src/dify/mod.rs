@@ -68,7 +68,8 @@ pub struct DifyConfig {
     pub inner_api_key: Option<Secret>,
     /// Service API keys by app id, for the service backend.
     pub app_keys: HashMap<String, Secret>,
-    /// The end user sent to the Service API when the plugin names none (Dify requires one).
+    /// The end user sent to the Service API when neither the plugin (`.user()`) nor the host
+    /// (`PluginConfig::user_id`, `--user-id`) names one (the Service API requires one).
     pub default_user: String,
     /// How long a response may stay silent before the call fails with `timeout`.
     pub idle_timeout: Duration,

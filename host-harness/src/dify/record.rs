@@ -115,10 +115,10 @@ struct RecordingStream {
     workspace: String,
 }
 
-impl EventStream for RecordingStream {
-    fn next_event(&mut self) -> Result<Option<Event>, AppError> {
-        let next = self.inner.next_event()?;
-        match &next {
+impl RecordingStream {
+    /// Keep an event, or at the end save the run as the app's script.
+    fn note(&mut self, next: &Option<Event>) {
+        match next {
             Some(event) => {
                 self.events
                     .push(serde_json::from_str(&event.json).unwrap_or(Value::Null));
@@ -130,13 +130,88 @@ impl EventStream for RecordingStream {
             }
             None => {}
         }
+    }
+}
+
+impl EventStream for RecordingStream {
+    fn next_event(&mut self) -> Result<Option<Event>, AppError> {
+        let next = self.inner.next_event()?;
+        self.note(&next);
         Ok(next)
+    }
+
+    /// Forwarded, so recording keeps the host's event batching.
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        let next = self.inner.next_ready()?;
+        if let Ok(next) = &next {
+            self.note(next);
+        }
+        Some(next)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream whose events are all ready at once.
+    struct Ready(std::array::IntoIter<Event, 2>);
+
+    impl EventStream for Ready {
+        fn next_event(&mut self) -> Result<Option<Event>, AppError> {
+            Ok(self.0.next())
+        }
+        fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+            Some(Ok(self.0.next()))
+        }
+    }
+
+    struct ReadyBackend;
+
+    impl Backend for ReadyBackend {
+        fn invoke(&self, _: &CallContext, _: AppRequest) -> Result<Reply, AppError> {
+            let events = ["message", "message_end"].map(|name| Event {
+                name: name.into(),
+                json: json!({"event": name, "conversation_id": "c"}).to_string(),
+            });
+            Ok(Reply::Streaming(Box::new(Ready(events.into_iter()))))
+        }
+    }
+
+    #[test]
+    fn recording_keeps_events_ready_and_records_them() {
+        let file = std::env::temp_dir().join(format!("dify-record-{}.json", std::process::id()));
+        let backend = RecordingBackend::new(Box::new(ReadyBackend), file.clone(), "t");
+        let request = AppRequest {
+            kind: crate::backend::AppKind::Chat,
+            app_id: "app-1".into(),
+            query: Some("hi".into()),
+            inputs: Default::default(),
+            conversation_id: None,
+            files: vec![],
+            user: None,
+            response_mode: ResponseMode::Streaming,
+        };
+        let ctx = CallContext {
+            tenant_id: "t".into(),
+            user_id: String::new(),
+        };
+        let Ok(Reply::Streaming(mut stream)) = backend.invoke(&ctx, request) else {
+            panic!("a stream");
+        };
+        let mut names = Vec::new();
+        while let Some(next) = stream.next_ready() {
+            match next.unwrap() {
+                Some(event) => names.push(event.name),
+                None => break,
+            }
+        }
+        assert_eq!(names, ["message", "message_end"], "every event was ready");
+        let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(saved["app"][0]["script"].as_array().unwrap().len(), 2);
+        assert_eq!(saved["app"][0]["mode"], "chat");
+    }
 
     #[test]
     fn the_mode_is_read_from_the_events() {

@@ -42,7 +42,8 @@ impl ServiceBackend {
 
 /// The request body, key for key as the recorded Service API calls: `inputs`, `query` (chat),
 /// `response_mode`, `conversation_id` (chat, when continuing), `user`, `files` (when any).
-pub fn request_body(req: &AppRequest, default_user: &str) -> Value {
+/// `user` is the plugin's, else `fallback_user` (the Service API requires one).
+pub fn request_body(req: &AppRequest, fallback_user: &str) -> Value {
     let mut body = Map::new();
     body.insert("inputs".into(), Value::Object(req.inputs.clone()));
     if req.kind == AppKind::Chat {
@@ -56,7 +57,7 @@ pub fn request_body(req: &AppRequest, default_user: &str) -> Value {
     }
     body.insert(
         "user".into(),
-        json!(req.user.as_deref().unwrap_or(default_user)),
+        json!(req.user.as_deref().unwrap_or(fallback_user)),
     );
     if !req.files.is_empty() {
         body.insert("files".into(), json!(req.files));
@@ -65,11 +66,10 @@ pub fn request_body(req: &AppRequest, default_user: &str) -> Value {
 }
 
 impl Backend for ServiceBackend {
-    fn invoke(&self, _ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
-        let what = format!("{} app '{}'", req.kind, req.app_id);
+    fn invoke(&self, ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
         let key = self.keys.get(&req.app_id).ok_or_else(|| {
             AppError::PermissionDenied(format!(
-                "{what}: the host has no Service API key for this app (--app-key {}=app-…)",
+                "the host has no Service API key for this app (--app-key {}=app-…)",
                 req.app_id
             ))
         })?;
@@ -78,9 +78,12 @@ impl Backend for ServiceBackend {
             AppKind::Workflow => "workflows/run",
             AppKind::Completion => "completion-messages",
         };
-        let body = request_body(&req, &self.default_user)
-            .to_string()
-            .into_bytes();
+        // The host's configured user (`--user-id`) when the plugin names none, else ours.
+        let fallback_user = match ctx.user_id.as_str() {
+            "" => &self.default_user,
+            configured => configured,
+        };
+        let body = request_body(&req, fallback_user).to_string().into_bytes();
         let authorization = format!("Bearer {}", key.expose());
         let mut upstream = self.http.post_ok(
             Api::Service,
@@ -88,16 +91,15 @@ impl Backend for ServiceBackend {
             &format!("{}/{path}", self.base_url),
             &[("authorization", &authorization)],
             body,
-            &what,
         )?;
         match req.response_mode {
             ResponseMode::Blocking => {
                 let body = upstream.read_all(self.max_blocking)?;
                 let text = String::from_utf8(body)
-                    .map_err(|_| AppError::Internal(format!("{what}: the reply is not UTF-8")))?;
+                    .map_err(|_| AppError::Internal("the reply is not UTF-8".into()))?;
                 if !serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object()) {
                     return Err(AppError::Internal(format!(
-                        "{what}: the reply is not a JSON object: {}",
+                        "the reply is not a JSON object: {}",
                         text.chars().take(200).collect::<String>()
                     )));
                 }
@@ -128,11 +130,10 @@ struct SseStream {
 
 impl SseStream {
     fn event(&mut self, data: String) -> Result<Event, AppError> {
-        let what = self.upstream.what();
         let name = serde_json::from_str::<Named>(&data)
-            .map_err(|e| AppError::Internal(format!("{what}: an event is not JSON: {e}")))?
+            .map_err(|e| AppError::Internal(format!("an event is not JSON: {e}")))?
             .event
-            .ok_or_else(|| AppError::Internal(format!("{what}: an event has no \"event\" name")))?;
+            .ok_or_else(|| AppError::Internal("an event has no \"event\" name".into()))?;
         self.delivered += 1;
         Ok(Event { name, json: data })
     }
@@ -144,10 +145,7 @@ impl SseStream {
         loop {
             match self.parser.next_event() {
                 Err(e) => {
-                    return Some(Err(AppError::Internal(format!(
-                        "{}: {e}",
-                        self.upstream.what()
-                    ))));
+                    return Some(Err(AppError::Internal(e.to_string())));
                 }
                 Ok(Some(e)) if e.kind == "ping" => continue,
                 Ok(Some(e)) => return Some(self.event(e.data)),
@@ -183,13 +181,13 @@ impl EventStream for SseStream {
                     if self.delivered == 0 {
                         // Dify's Service API starts the stream, then rejects the request
                         // (an empty query, a missing required input): only a ping arrives.
-                        return Err(AppError::Internal(format!(
-                            "{}: Dify ended the stream without any event; the Service API does \
+                        return Err(AppError::Internal(
+                            "Dify ended the stream without any event; the Service API does \
                              this when it rejects a streaming request after starting it (an \
                              empty query, a missing required input). Dify's own log has the \
-                             reason; a blocking call gets it as an error",
-                            self.upstream.what()
-                        )));
+                             reason; a blocking call gets it as an error"
+                                .into(),
+                        ));
                     }
                     return Ok(None);
                 }
