@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use dify_plugin_host::dify::{DifyConfig, InnerBackend, Secret, ServiceBackend};
+use dify_plugin_host::backend::{DifyConfig, InnerBackend, Secret, ServiceBackend};
 use dify_plugin_host::mock::DemoApps;
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{Plugin, PluginConfig};

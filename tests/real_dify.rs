@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use dify_plugin_host::dify::record::RecordingBackend;
-use dify_plugin_host::dify::{DifyConfig, InnerBackend, Secret, ServiceBackend};
+use dify_plugin_host::backend::record::RecordingBackend;
+use dify_plugin_host::backend::{DifyConfig, InnerBackend, Secret, ServiceBackend};
 use dify_plugin_host::mock::MockDify;
 use dify_plugin_host::{Plugin, PluginConfig};
 use serde_json::{Value, json};

@@ -4,11 +4,7 @@
 //! the encoder writes as zeros.
 #![no_main]
 
-#[path = "../../host-harness/src/dify/frames.rs"]
-#[allow(dead_code)]
-mod frames;
-
-use frames::{FrameDecoder, encode};
+use dify_plugin_wire::frames::{FrameDecoder, encode};
 use libfuzzer_sys::fuzz_target;
 
 fn decode(parts: &[&[u8]]) -> (Vec<Vec<u8>>, Option<String>) {

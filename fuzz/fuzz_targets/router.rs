@@ -2,12 +2,8 @@
 //! gives one value per value segment of its pattern.
 #![no_main]
 
-#[path = "../../host-harness/src/router.rs"]
-#[allow(dead_code)]
-mod router;
-
 use libfuzzer_sys::fuzz_target;
-use router::{Routed, Router};
+use dify_plugin_wire::router::{Routed, Router};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

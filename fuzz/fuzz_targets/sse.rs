@@ -2,12 +2,8 @@
 //! when read whole.
 #![no_main]
 
-#[path = "../../host-harness/src/dify/sse.rs"]
-#[allow(dead_code)]
-mod sse;
-
 use libfuzzer_sys::fuzz_target;
-use sse::SseParser;
+use dify_plugin_wire::sse::SseParser;
 
 fn parse(parts: &[&[u8]]) -> (Vec<sse::SseEvent>, bool) {
     let mut parser = SseParser::new(1 << 16);

@@ -1,17 +1,18 @@
-//! HTTP requests into a plugin's endpoint and the streamed responses out of it.
+//! HTTP requests into a plugin's endpoint and the streamed responses out of it: the types of
+//! the library's request API.
 //!
 //! The plugin runs on its own thread and writes its response into a `ResponseSink`; the
-//! caller reads an [`EndpointResponse`] on the other side of a bounded channel. The bound is
+//! caller reads an [`EndpointResponse`] on the other side of a bounded channel (`response.rs`). The bound is
 //! the backpressure: a slow reader blocks the plugin's `write`, and the host never holds more
 //! than a few chunks of the body. A reader that goes away closes the channel, the plugin's
 //! next `write` answers `closed`, and its app streams are dropped, which cancels them.
 
 use std::fmt;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::Receiver;
 
 use serde_json::Value;
 
-use crate::bindings::http::WriteError;
+use crate::response::{self, Body, Message, Start};
 
 /// One HTTP request to a plugin endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,101 +128,6 @@ pub struct RequestStats {
     pub bytes: u64,
 }
 
-/// What travels from the plugin's thread to the reader.
-pub(crate) enum Message {
-    Head(u16, Vec<(String, String)>),
-    Chunk(Vec<u8>),
-    End(Result<(), PluginFailure>, RequestStats),
-}
-
-/// Where the plugin's thread sends its messages: a bounded channel to whoever reads the
-/// response. `Err` means the reader has gone away.
-pub(crate) trait Outbox: Send + 'static {
-    fn send(&mut self, msg: Message) -> Result<(), ()>;
-}
-
-impl Outbox for SyncSender<Message> {
-    fn send(&mut self, msg: Message) -> Result<(), ()> {
-        SyncSender::send(self, msg).map_err(drop)
-    }
-}
-
-/// Unbounded: for a response buffered whole ([`crate::Plugin::request_inline`]).
-impl Outbox for std::sync::mpsc::Sender<Message> {
-    fn send(&mut self, msg: Message) -> Result<(), ()> {
-        std::sync::mpsc::Sender::send(self, msg).map_err(drop)
-    }
-}
-
-/// The writer end: enforces head-then-body and the body size limit.
-pub(crate) struct ResponseSink {
-    outbox: Box<dyn Outbox>,
-    head_sent: bool,
-    closed: bool,
-    stats: RequestStats,
-    max_bytes: u64,
-}
-
-impl ResponseSink {
-    pub(crate) fn new(outbox: Box<dyn Outbox>, max_bytes: usize) -> Self {
-        ResponseSink {
-            outbox,
-            head_sent: false,
-            closed: false,
-            stats: RequestStats::default(),
-            max_bytes: max_bytes as u64,
-        }
-    }
-
-    fn send(&mut self, msg: Message) -> Result<(), WriteError> {
-        if self.closed || self.outbox.send(msg).is_err() {
-            self.closed = true;
-            return Err(WriteError::Closed);
-        }
-        Ok(())
-    }
-
-    pub(crate) fn send_head(
-        &mut self,
-        status: u16,
-        headers: Vec<(String, String)>,
-    ) -> Result<(), WriteError> {
-        if self.head_sent {
-            return Err(WriteError::OutOfOrder);
-        }
-        self.head_sent = true;
-        self.send(Message::Head(status, headers))
-    }
-
-    pub(crate) fn write(&mut self, bytes: Vec<u8>) -> Result<(), WriteError> {
-        if !self.head_sent {
-            return Err(WriteError::OutOfOrder);
-        }
-        self.stats.bytes += bytes.len() as u64;
-        if self.stats.bytes > self.max_bytes {
-            return Err(WriteError::TooLarge(format!(
-                "the response body exceeds the host's limit of {} bytes",
-                self.max_bytes
-            )));
-        }
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        self.stats.chunks += 1;
-        self.send(Message::Chunk(bytes))
-    }
-
-    /// Report how the handler ended. Nobody may be listening any more; that is fine.
-    pub(crate) fn end(mut self, result: Result<(), PluginFailure>, app_calls: u32, events: u64) {
-        let stats = RequestStats {
-            app_calls,
-            events,
-            ..self.stats
-        };
-        let _ = self.outbox.send(Message::End(result, stats));
-    }
-}
-
 /// A plugin's response, its body streamed as the plugin writes it.
 ///
 /// Iterate it for the body pieces. A plugin that fails after its head was sent yields one
@@ -246,26 +152,22 @@ impl fmt::Debug for EndpointResponse {
 impl EndpointResponse {
     /// Wait for the head (or an early end) and build the response.
     pub(crate) fn from_channel(rx: Receiver<Message>) -> Self {
-        match rx.recv() {
-            Ok(Message::Head(status, headers)) => EndpointResponse {
+        match response::first(rx.recv().ok()) {
+            Start::Head(status, headers) => EndpointResponse {
                 status,
                 headers,
                 rx: Some(rx),
                 failure_body: None,
                 stats: None,
             },
-            Ok(Message::End(Ok(()), stats)) => {
-                EndpointResponse::complete(200, Vec::new()).with_stats(stats)
+            Start::Ended(result, stats) => {
+                let mut response = match result {
+                    Ok(()) => EndpointResponse::complete(200, Vec::new()),
+                    Err(failure) => EndpointResponse::failed(&failure),
+                };
+                response.stats = stats;
+                response
             }
-            Ok(Message::End(Err(failure), stats)) => {
-                EndpointResponse::failed(&failure).with_stats(stats)
-            }
-            Ok(Message::Chunk(_)) => EndpointResponse::failed(&PluginFailure::Host(
-                "the plugin wrote a body before its head".into(),
-            )),
-            Err(_) => EndpointResponse::failed(&PluginFailure::Host(
-                "the plugin's thread ended without an answer".into(),
-            )),
         }
     }
 
@@ -277,11 +179,6 @@ impl EndpointResponse {
             failure_body: Some(body),
             stats: None,
         }
-    }
-
-    fn with_stats(mut self, stats: RequestStats) -> Self {
-        self.stats = Some(stats);
-        self
     }
 
     /// A plain-text answer from the host itself (a routing error, a failure to start).
@@ -352,18 +249,12 @@ impl Iterator for EndpointResponse {
             return (!body.is_empty()).then_some(Ok(body));
         }
         let rx = self.rx.as_ref()?;
-        let item = match rx.recv() {
-            Ok(Message::Chunk(bytes)) => return Some(Ok(bytes)),
-            Ok(Message::End(result, stats)) => {
-                self.stats = Some(stats);
+        let item = match response::next(rx.recv().ok()) {
+            Body::Chunk(bytes) => return Some(Ok(bytes)),
+            Body::End(result, stats) => {
+                self.stats = stats.or(self.stats);
                 result.err().map(Err)
             }
-            Ok(Message::Head(..)) => Some(Err(PluginFailure::Host(
-                "the plugin sent a second head".into(),
-            ))),
-            Err(_) => Some(Err(PluginFailure::Host(
-                "the plugin's thread ended without finishing the body".into(),
-            ))),
         };
         self.rx = None;
         item

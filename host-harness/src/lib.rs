@@ -4,6 +4,34 @@
 //! request to its endpoint in a fresh wasmtime instance, and serves the plugin's app calls
 //! from a [`Backend`]: the embedded [`mock::MockDify`] by default.
 //!
+//! # Where things are
+//!
+//! - [`runtime`](Runtime): the engine, compiled components, the loaded [`Plugin`], one
+//!   request's instance, the limits, the worker threads;
+//! - `guest/`: the WIT bindings and the host's side of each import, one file per capability
+//!   (`apps.rs`, `writer.rs`, `logging.rs`);
+//! - [`backend`]: where app calls go: the [`Backend`] trait, the [`mock`], the real Dify
+//!   backends (inner API, Service API), record mode, and [`backend::select`];
+//! - [`endpoint`] and `response.rs`: the request and response types, and the one reader of the
+//!   channel a plugin's response travels through;
+//! - front ends that bring requests in: [`server`] (HTTP); the router
+//!   ([`router`], from `dify-plugin-wire`, with the frame and SSE decoders) runs first;
+//! - [`build`]: building plugin crates into components.
+//!
+//! # Life of a request
+//!
+//! A front end turns what arrives into an [`EndpointRequest`] and asks the [`Plugin`] to route
+//! it: no match is answered by the host (404, 405) without an instance. A match runs on a
+//! worker thread in a fresh `Store` and instance (`runtime/instance.rs`), which calls the
+//! plugin's `handle` export. The plugin's app calls reach `guest/apps.rs`, which validates them
+//! and hands an [`AppRequest`] to the backend; a streamed app answer becomes a `chunk-stream`
+//! resource whose `next-batch` hands the plugin the events already received. The plugin writes
+//! its response into the `response-writer` (`guest/writer.rs`), which sends the head and the
+//! body chunks into a bounded channel; the front end reads them with `response.rs` and sends
+//! them on as they come (a full channel blocks the plugin: backpressure). When the handler
+//! returns, the instance is dropped (its app streams with it, which cancels them upstream),
+//! and the end, with the request's stats, is the channel's last message.
+//!
 //! Use it from a plugin's own tests:
 //!
 //! ```no_run
@@ -25,17 +53,15 @@
 #![deny(missing_docs)]
 
 pub mod backend;
-mod bindings;
 pub mod build;
-pub mod dify;
 pub mod endpoint;
-mod imports;
-pub mod mock;
-pub mod router;
+mod guest;
+mod response;
 mod runtime;
 pub mod server;
-mod workers;
 
+pub use backend::mock;
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
+pub use dify_plugin_wire::router;
 pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure, RequestStats};
 pub use runtime::{HostError, Limits, Plugin, PluginConfig, Runtime};

@@ -27,7 +27,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::endpoint::{EndpointRequest, Message, Outbox, PluginFailure, RequestStats};
+use crate::endpoint::{EndpointRequest, PluginFailure, RequestStats};
+use crate::response::{self, Body as Next, Message, Outbox, Start};
 use crate::runtime::Plugin;
 
 type ServerBody = Either<Full<Bytes>, PluginBody>;
@@ -244,13 +245,10 @@ async fn run(
     if let Err(failure) = plugin.start(routed, Box::new(ChannelOutbox(tx))) {
         return text(failure.status(), failure.to_string());
     }
-    let (status, headers) = match rx.recv().await {
-        Some(Message::Head(status, headers)) => (status, headers),
-        Some(Message::End(Ok(()), _)) => return text(200, String::new()),
-        Some(Message::End(Err(failure), _)) => return text(failure.status(), failure.to_string()),
-        Some(Message::Chunk(_)) | None => {
-            return text(500, "the plugin ended without a response head".into());
-        }
+    let (status, headers) = match response::first(rx.recv().await) {
+        Start::Head(status, headers) => (status, headers),
+        Start::Ended(Ok(()), _) => return text(200, String::new()),
+        Start::Ended(Err(failure), _) => return text(failure.status(), failure.to_string()),
     };
     let Ok(status_code) = StatusCode::from_u16(status) else {
         return text(
@@ -312,20 +310,9 @@ impl Body for PluginBody {
         if let Some(failure) = self.cut.take() {
             return Poll::Ready(Some(Err(Cut(failure))));
         }
-        let msg = ready!(self.rx.poll_recv(cx));
-        let (result, stats) = match msg {
-            Some(Message::Chunk(bytes)) => return Poll::Ready(Some(Ok(Frame::data(bytes.into())))),
-            Some(Message::End(result, stats)) => (result, Some(stats)),
-            Some(Message::Head(..)) => (
-                Err(PluginFailure::Host("the plugin sent a second head".into())),
-                None,
-            ),
-            None => (
-                Err(PluginFailure::Host(
-                    "the plugin's thread ended without finishing".into(),
-                )),
-                None,
-            ),
+        let (result, stats) = match response::next(ready!(self.rx.poll_recv(cx))) {
+            Next::Chunk(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes.into())))),
+            Next::End(result, stats) => (result, stats),
         };
         if let Some(log) = self.log.take() {
             match &result {

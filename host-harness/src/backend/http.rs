@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::errors::{Api, map_error};
+use super::dify_errors::{Api, map_error};
 use crate::backend::{AppError, AppKind};
 
 /// Largest error body read from Dify.

@@ -4,13 +4,13 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-use super::errors::Api;
-use super::frames::FrameDecoder;
+use super::dify_errors::Api;
 use super::http::{Http, Upstream};
 use super::{DifyConfig, Secret};
 use crate::backend::{
     AppError, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply, ResponseMode,
 };
+use dify_plugin_wire::frames::FrameDecoder;
 
 /// Invokes apps through `POST {base}/inner/api/invoke/app` with the operator's inner key.
 pub struct InnerBackend {
@@ -38,7 +38,7 @@ impl InnerBackend {
 /// The request body, key for key as the daemon sends it (Go struct order; `null` optionals
 /// become `""`), plus `files`, which Dify's `RequestInvokeApp` accepts.
 /// `tenant_id` and `user_id` come from the host's configuration, never from the plugin.
-pub fn request_body(ctx: &CallContext, req: &AppRequest) -> serde_json::Value {
+fn request_body(ctx: &CallContext, req: &AppRequest) -> serde_json::Value {
     json!({
         "tenant_id": ctx.tenant_id,
         "user_id": ctx.user_id,

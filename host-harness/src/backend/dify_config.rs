@@ -1,35 +1,11 @@
-//! Backends that invoke apps on a real Dify over HTTP.
-//!
-//! - [`InnerBackend`]: Dify's inner API, `POST /inner/api/invoke/app`, the one Dify's own
-//!   plugin daemon calls. It needs the operator's inner API key and answers in length-prefixed
-//!   frames ([`frames`]). For self-hosted Dify.
-//! - [`ServiceBackend`]: the public Service API (`/v1/chat-messages`, `/v1/workflows/run`,
-//!   `/v1/completion-messages`) with one `app-…` key per app, answering in Server-Sent Events
-//!   ([`sse`]). Works with any Dify, cloud included, and serves completion apps, which the inner
-//!   API of Dify 1.13 cannot.
-//!
-//! Both decode the response as its bytes arrive, so the plugin gets the first event before
-//! the response has ended; both map Dify's error answers onto the WIT error variants keeping
-//! Dify's code and message ([`errors`]); and dropping a stream drops the HTTP response, which
-//! closes the upstream connection.
+//! How to reach a real Dify, and the secrets that takes.
 //!
 //! Secrets (the inner key, app keys) are held in [`Secret`], which never prints itself: they
 //! appear in no log line, no error, and nothing the guest can read.
 
-pub mod errors;
-pub mod frames;
-mod http;
-mod inner;
-pub mod record;
-mod service;
-pub mod sse;
-
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
-
-pub use inner::InnerBackend;
-pub use service::ServiceBackend;
 
 /// A secret string (an API key). Its `Debug` and `Display` print `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]

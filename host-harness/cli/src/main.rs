@@ -1,4 +1,6 @@
-//! `dify-plugin-host`: run a Dify plugin component against the embedded mock Dify.
+//! `dify-plugin-host`: run a Dify plugin component against the embedded mock Dify or a real
+//! Dify. The flags are parsed here; what they select is built by the library
+//! (`dify_plugin_host::backend::select`), so a program can do the same without this binary.
 //!
 //! - `serve <plugin>` serves the plugin's endpoints over HTTP on loopback;
 //! - `call <plugin> <method> <path>` runs one request and prints the body as it streams;
@@ -13,12 +15,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::sync::Arc;
 
-use dify_plugin_host::Backend;
-use dify_plugin_host::dify::record::RecordingBackend;
-use dify_plugin_host::dify::{DifyConfig, InnerBackend, Secret, ServiceBackend};
-use dify_plugin_host::mock::{DemoApps, MockDify};
+use dify_plugin_host::backend::Secret;
+use dify_plugin_host::backend::select::{self, BackendOptions};
+use dify_plugin_host::mock::MockDify;
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
 
@@ -135,18 +135,6 @@ struct DifyArgs {
     record: Option<PathBuf>,
 }
 
-/// The `--dify-config` file.
-#[derive(serde::Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct DifyFile {
-    url: Option<String>,
-    inner_api_key: Option<String>,
-    tenant_id: Option<String>,
-    user_id: Option<String>,
-    #[serde(default)]
-    app_keys: std::collections::HashMap<String, String>,
-}
-
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -174,7 +162,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Apps => {
-            print_demo_apps();
+            print_demo_apps()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { plugin, listen } => {
@@ -250,10 +238,10 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
         ));
     }
     let wasm = component_path(&args.plugin)?;
-    let (backend, workspace, user_id) = backend(args)?;
-    let mut config = PluginConfig::new(MockDify::new(), &workspace);
-    config.backend = backend;
-    config.user_id = user_id;
+    let selected = select::select(backend_options(args))?;
+    let mut config = PluginConfig::new(MockDify::new(), &selected.tenant_id);
+    config.backend = selected.backend;
+    config.user_id = selected.user_id;
     config.settings = settings;
     config.limits = Limits {
         deadline: Duration::from_millis(args.deadline_ms),
@@ -266,69 +254,29 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
     runtime.load(&wasm, config).map_err(|e| e.to_string())
 }
 
-/// The backend the plugin calls, the workspace it runs in, and its user.
-fn backend(args: &PluginArgs) -> Result<(Arc<dyn Backend>, String, String), String> {
-    let file: DifyFile = match &args.dify.dify_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => DifyFile::default(),
-    };
+/// The backend options the flags, environment and `--dify-config` give.
+fn backend_options(args: &PluginArgs) -> BackendOptions {
     let d = &args.dify;
-    let user_id = d.user_id.clone().or(file.user_id).unwrap_or_default();
-    if args.backend == BackendKind::Mock {
-        let (mock, workspace) = match &args.apps {
-            Some(path) => MockDify::from_file(path).map_err(|e| e.to_string())?,
-            None => (
-                MockDify::demo().map_err(|e| e.to_string())?,
-                DemoApps::TENANT.to_owned(),
-            ),
-        };
-        return Ok((Arc::new(mock), workspace, user_id));
+    BackendOptions {
+        kind: match args.backend {
+            BackendKind::Mock => select::BackendKind::Mock,
+            BackendKind::Inner => select::BackendKind::Inner,
+            BackendKind::Service => select::BackendKind::Service,
+        },
+        apps_file: args.apps.clone(),
+        url: d.dify_url.clone(),
+        inner_api_key: d.inner_api_key.clone().map(Secret::new),
+        tenant_id: d.tenant_id.clone(),
+        user_id: d.user_id.clone(),
+        app_keys: d
+            .app_keys
+            .iter()
+            .map(|(app, key)| (app.clone(), Secret::new(key.clone())))
+            .collect(),
+        config_file: d.dify_config.clone(),
+        idle_timeout: Duration::from_secs(d.idle_timeout_s),
+        record: d.record.clone(),
     }
-    let url = d
-        .dify_url
-        .clone()
-        .or(file.url)
-        .ok_or("a real Dify needs its URL: --dify-url or DIFY_API_URL")?;
-    let mut config = DifyConfig::new(&url);
-    config.idle_timeout = Duration::from_secs(d.idle_timeout_s);
-    config.inner_api_key = d
-        .inner_api_key
-        .clone()
-        .or(file.inner_api_key)
-        .map(Secret::new);
-    config.app_keys = file
-        .app_keys
-        .into_iter()
-        .chain(d.app_keys.iter().cloned())
-        .map(|(app, key)| (app, Secret::new(key)))
-        .collect();
-    let tenant = d.tenant_id.clone().or(file.tenant_id);
-    let (backend, workspace): (Box<dyn Backend>, String) = match args.backend {
-        BackendKind::Inner => (
-            Box::new(InnerBackend::new(&config)?),
-            tenant
-                .ok_or("--backend inner needs the workspace id: --tenant-id or DIFY_TENANT_ID")?,
-        ),
-        BackendKind::Service => {
-            if config.app_keys.is_empty() {
-                return Err("--backend service needs app keys: --app-key APP_ID=app-...".into());
-            }
-            (
-                Box::new(ServiceBackend::new(&config)?),
-                tenant.unwrap_or_default(),
-            )
-        }
-        BackendKind::Mock => unreachable!("handled above"),
-    };
-    let backend: Box<dyn Backend> = match &d.record {
-        Some(file) => Box::new(RecordingBackend::new(backend, file.clone(), &workspace)),
-        None => backend,
-    };
-    Ok((Arc::from(backend), workspace, user_id))
 }
 
 /// A `.wasm` as is; a crate directory built for wasm32-wasip2 into `target/guests`.
@@ -347,43 +295,15 @@ fn component_path(plugin: &Path) -> Result<PathBuf, String> {
     }
 }
 
-fn print_demo_apps() {
-    let apps = [
-        (
-            DemoApps::CHATFLOW,
-            "advanced-chat",
-            "Echo chatflow: answers 'You said: <query>'",
-        ),
-        (DemoApps::CHATBOT, "chat", "Echo chatbot"),
-        (DemoApps::AGENT, "agent-chat", "Agent (streaming only)"),
-        (
-            DemoApps::WORKFLOW,
-            "workflow",
-            "Greeter: input 'name' (required, <= 48 chars)",
-        ),
-        (
-            DemoApps::COMPLETION,
-            "completion",
-            "Writer: input 'topic' (required)",
-        ),
-        (
-            DemoApps::FAILING_WORKFLOW,
-            "workflow",
-            "fails at its code node",
-        ),
-        (
-            DemoApps::FAILING_CHATFLOW,
-            "advanced-chat",
-            "fails at its code node",
-        ),
-        (
-            DemoApps::OTHER_WORKSPACE_WORKFLOW,
-            "workflow",
-            "in another workspace: not reachable",
-        ),
-    ];
-    println!("workspace {}", DemoApps::TENANT);
-    for (id, mode, what) in apps {
-        println!("  {id}  {mode:<14} {what}");
+fn print_demo_apps() -> Result<(), String> {
+    let mock = MockDify::demo().map_err(|e| e.to_string())?;
+    let mut workspace = "";
+    for app in &mock.apps() {
+        if app.tenant_id != workspace {
+            println!("workspace {}", app.tenant_id);
+            workspace = &app.tenant_id;
+        }
+        println!("  {}  {:<14} {}", app.id, app.mode.as_str(), app.name);
     }
+    Ok(())
 }

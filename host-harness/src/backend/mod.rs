@@ -1,9 +1,43 @@
-//! The seam between the plugin-facing host and whatever Dify it talks to.
+//! Where a plugin's app calls go: the [`Backend`] trait, the types it speaks, and every
+//! implementation.
 //!
-//! The host turns each app call a plugin makes into an [`AppRequest`] and hands it to a
-//! [`Backend`]: the embedded mock ([`crate::mock::MockDify`]) or, later, a real Dify over HTTP.
-//! Backends answer in Dify's own terms (JSON text, events, Dify's error codes); the host
-//! converts to the WIT types in one place (`imports.rs`).
+//! The host turns each app call a plugin makes into an [`AppRequest`] (in `guest/apps.rs`) and
+//! hands it to the plugin's backend. Backends answer in Dify's own terms (JSON text, events,
+//! Dify's error codes), and [`AppError::from_dify`] maps Dify's answers onto the WIT error
+//! variants, the same way for every backend.
+//!
+//! - [`mock`]: the embedded mock Dify, faithful to recorded Dify 1.13.2 behaviour;
+//! - [`InnerBackend`] (`inner.rs`): a real Dify's inner API, `POST /inner/api/invoke/app`, the
+//!   one Dify's own plugin daemon calls. It needs the operator's inner API key and answers in
+//!   length-prefixed frames (`dify_plugin_wire::frames`). For self-hosted Dify;
+//! - [`ServiceBackend`] (`service.rs`): the public Service API (`/v1/chat-messages`,
+//!   `/v1/workflows/run`, `/v1/completion-messages`) with one `app-…` key per app, answering in
+//!   Server-Sent Events (`dify_plugin_wire::sse`). Any Dify, cloud included;
+//! - [`record::RecordingBackend`]: wraps a real backend and saves its answers as a mock apps
+//!   file;
+//! - [`select`]: builds one of these from an operator's options.
+//!
+//! The real backends share `http.rs` (requests on a runtime of their own, an idle timeout on
+//! every read) and `dify_errors.rs` (the answers only a real Dify gives); they decode as bytes
+//! arrive, so the plugin sees the first event before Dify has finished, and dropping a stream
+//! closes the upstream connection.
+//!
+//! A new kind of reverse invocation (say, LLM invoke) becomes a new method of [`Backend`] with
+//! a default body that refuses it, so that every existing backend keeps compiling and answers
+//! "not supported" until it implements it.
+
+mod dify_config;
+mod dify_errors;
+mod http;
+mod inner;
+pub mod mock;
+pub mod record;
+pub mod select;
+mod service;
+
+pub use dify_config::{DifyConfig, Secret};
+pub use inner::InnerBackend;
+pub use service::ServiceBackend;
 
 use std::fmt;
 

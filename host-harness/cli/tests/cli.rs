@@ -10,7 +10,10 @@ const CHATFLOW: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 
 /// The repository root, where a new user runs the README's commands.
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
 }
 
 /// `dify-plugin-host`, run from the repository root, building guests into its `target/`.

@@ -145,6 +145,13 @@ impl MockDify {
         Ok(self)
     }
 
+    /// The apps of every workspace, by workspace and id.
+    pub fn apps(&self) -> Vec<MockApp> {
+        let mut apps: Vec<MockApp> = self.lock().apps.values().cloned().collect();
+        apps.sort_by(|a, b| (&a.tenant_id, &a.id).cmp(&(&b.tenant_id, &b.id)));
+        apps
+    }
+
     /// Add an empty workspace.
     pub fn add_workspace(&self, tenant_id: &str) -> &Self {
         self.lock().tenants.insert(tenant_id.to_owned());

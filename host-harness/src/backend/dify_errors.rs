@@ -19,7 +19,7 @@ use crate::backend::{AppError, AppKind, DifyError};
 
 /// Which of Dify's APIs answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
+pub(crate) enum Api {
     /// `/inner/api/invoke/app`.
     Inner,
     /// `/v1/...`.
@@ -34,7 +34,7 @@ struct Body {
 
 /// Map a non-200 answer; `kind` is the interface used. The texts do not name the app: the
 /// SDK's error does.
-pub fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> AppError {
+pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> AppError {
     let parsed = serde_json::from_slice::<Body>(body).ok();
     let Some(Body { code, message }) = parsed else {
         let excerpt: String = String::from_utf8_lossy(body).chars().take(200).collect();

@@ -39,34 +39,38 @@ impl MockDify {
         let mock = MockDify::new();
         let t = DemoApps::TENANT;
         mock.add_app(
-            MockApp::new(t, DemoApps::CHATFLOW, AppMode::AdvancedChat).name("Echo chatflow"),
+            MockApp::new(t, DemoApps::CHATFLOW, AppMode::AdvancedChat)
+                .name("Echo chatflow: answers 'You said: <query>'"),
         )?
-        .add_app(MockApp::new(t, DemoApps::CHATBOT, AppMode::Chat).name("Echo chatbot"))?
+        .add_app(
+            MockApp::new(t, DemoApps::CHATBOT, AppMode::Chat)
+                .name("Echo chatbot: answers 'You said: <query>'"),
+        )?
         .add_app(
             MockApp::new(t, DemoApps::AGENT, AppMode::AgentChat)
-                .name("Agent")
+                .name("Agent (streaming only)")
                 .behaviour(Behaviour::Answer("Ducks are waterfowl.".into())),
         )?
         .add_app(
             MockApp::new(t, DemoApps::WORKFLOW, AppMode::Workflow)
-                .name("Greeter")
+                .name("Greeter: input 'name' (required, <= 48 chars)")
                 .input(InputField::text("name").required().max_length(48)),
         )?
         .add_app(
             MockApp::new(t, DemoApps::COMPLETION, AppMode::Completion)
-                .name("Writer")
+                .name("Writer: input 'topic' (required)")
                 .input(InputField::text("topic").required())
                 .behaviour(Behaviour::Answer("Ducks quack and swim.".into())),
         )?
         .add_app(
             MockApp::new(t, DemoApps::FAILING_WORKFLOW, AppMode::Workflow)
-                .name("Template workflow")
+                .name("Template workflow: fails at its code node")
                 .input(InputField::text("name"))
                 .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
         )?
         .add_app(
             MockApp::new(t, DemoApps::FAILING_CHATFLOW, AppMode::AdvancedChat)
-                .name("Template chatflow")
+                .name("Template chatflow: fails at its code node")
                 .behaviour(Behaviour::Fail(SANDBOX_DOWN.into())),
         )?
         .add_app(
@@ -75,7 +79,7 @@ impl MockDify {
                 DemoApps::OTHER_WORKSPACE_WORKFLOW,
                 AppMode::Workflow,
             )
-            .name("Other workspace's workflow"),
+            .name("Other workspace's workflow: not reachable from the demo workspace"),
         )?;
         Ok(mock)
     }

@@ -3,13 +3,13 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::errors::Api;
+use super::dify_errors::Api;
 use super::http::{Http, Upstream};
-use super::sse::SseParser;
 use super::{DifyConfig, Secret};
 use crate::backend::{
     AppError, AppKind, AppRequest, Backend, CallContext, Event, EventStream, Reply, ResponseMode,
 };
+use dify_plugin_wire::sse::SseParser;
 use std::collections::HashMap;
 
 /// Invokes apps through `/v1/chat-messages`, `/v1/workflows/run` and
@@ -43,7 +43,7 @@ impl ServiceBackend {
 /// The request body, key for key as the recorded Service API calls: `inputs`, `query` (chat),
 /// `response_mode`, `conversation_id` (chat, when continuing), `user`, `files` (when any).
 /// `user` is the plugin's, else `fallback_user` (the Service API requires one).
-pub fn request_body(req: &AppRequest, fallback_user: &str) -> Value {
+fn request_body(req: &AppRequest, fallback_user: &str) -> Value {
     let mut body = Map::new();
     body.insert("inputs".into(), Value::Object(req.inputs.clone()));
     if req.kind == AppKind::Chat {

@@ -1,77 +1,23 @@
-//! The host side of the WIT imports: what a plugin's calls to `apps`, `logging` and the
-//! response writer do. [`PluginState`] is the per-request store data.
-//!
-//! App calls are validated here once (inputs must be a JSON object, files JSON objects, the
-//! open-stream cap) and then handed to the [`Backend`]; the same code serves every backend.
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! `apps`: the plugin's app calls and the streams they return.
 
 use serde_json::{Map, Value};
-use wasmtime::StoreLimits;
-use wasmtime::component::{Resource, ResourceTable};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::Resource;
 
+use super::{PluginState, types, wit_apps as apps};
 use crate::backend::{
-    AppError, AppKind, AppRequest, Backend, CallContext, DifyError, EventStream, Reply,
-    ResponseMode,
+    AppError, AppKind, AppRequest, DifyError, Event, EventStream, Reply, ResponseMode,
 };
-use crate::bindings::{apps, http, logging, types};
-use crate::endpoint::ResponseSink;
-
-/// The store data of one request's instance.
-pub(crate) struct PluginState {
-    pub wasi: WasiCtx,
-    /// What the plugin prints to stdout and stderr, for the log and for panic messages.
-    pub output: MemoryOutputPipe,
-    pub table: ResourceTable,
-    pub limits: StoreLimits,
-    pub backend: Arc<dyn Backend>,
-    pub ctx: CallContext,
-    pub plugin: Arc<str>,
-    pub open_streams: usize,
-    pub max_open_streams: usize,
-    pub log_lines: usize,
-    pub max_log_lines: usize,
-    pub app_calls: u32,
-    pub events: u64,
-    pub sink: ResponseSink,
-    /// When the request started, and how long it has spent blocked in host calls (waiting
-    /// for Dify, or for a slow client): the deadline counts only the rest.
-    pub started: Instant,
-    pub blocked: Duration,
-}
-
-impl PluginState {
-    /// Run a host call that may wait, counting the wait as blocked time.
-    fn blocking_call<R>(&mut self, call: impl FnOnce(&mut Self) -> R) -> R {
-        let start = Instant::now();
-        let result = call(self);
-        self.blocked += start.elapsed();
-        result
-    }
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
 
 /// A `chunk-stream` resource: the backend's stream until it ends or fails.
 pub struct HostChunkStream {
     inner: Option<Box<dyn EventStream>>,
     /// The end or a failure met while batching, owed to the next call.
-    pending: Option<Result<Option<crate::backend::Event>, AppError>>,
+    pending: Option<Result<Option<Event>, AppError>>,
 }
 
 impl HostChunkStream {
     /// The next item: one owed from a batch first, then the backend's; `None` once finished.
-    fn take_next(&mut self) -> Option<Result<Option<crate::backend::Event>, AppError>> {
+    fn take_next(&mut self) -> Option<Result<Option<Event>, AppError>> {
         match self.pending.take() {
             Some(item) => Some(item),
             None => self.inner.as_mut().map(|inner| inner.next_event()),
@@ -84,10 +30,6 @@ impl HostChunkStream {
         self.inner.take().is_some()
     }
 }
-
-/// The `response-writer` resource. The writer's state lives in [`PluginState::sink`]: there is
-/// exactly one per request.
-pub struct HostResponseWriter;
 
 impl From<AppError> for types::Error {
     fn from(e: AppError) -> Self {
@@ -385,65 +327,9 @@ impl PluginState {
     }
 }
 
-fn chunk(event: crate::backend::Event) -> apps::Chunk {
+fn chunk(event: Event) -> apps::Chunk {
     apps::Chunk {
         event: event.name,
         data: event.json,
-    }
-}
-
-impl types::Host for PluginState {}
-impl http::Host for PluginState {}
-
-impl http::HostResponseWriter for PluginState {
-    fn send_head(
-        &mut self,
-        _: Resource<HostResponseWriter>,
-        head: http::ResponseHead,
-    ) -> wasmtime::Result<Result<(), http::WriteError>> {
-        Ok(self.blocking_call(|state| state.sink.send_head(head.status, head.headers)))
-    }
-
-    fn write(
-        &mut self,
-        _: Resource<HostResponseWriter>,
-        bytes: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), http::WriteError>> {
-        Ok(self.blocking_call(|state| state.sink.write(bytes)))
-    }
-
-    fn drop(&mut self, writer: Resource<HostResponseWriter>) -> wasmtime::Result<()> {
-        self.table.delete(writer)?;
-        Ok(())
-    }
-}
-
-/// Longest plugin log line kept; the rest is cut and marked.
-const MAX_LOG_LINE: usize = 4096;
-
-impl logging::Host for PluginState {
-    fn log(&mut self, level: logging::Level, message: String) -> wasmtime::Result<()> {
-        self.log_lines += 1;
-        if self.log_lines > self.max_log_lines {
-            if self.log_lines == self.max_log_lines + 1 {
-                log::warn!(target: "dify_plugin_host::plugin", "[{}] log limit of {} lines per request reached; dropping the rest", self.plugin, self.max_log_lines);
-            }
-            return Ok(());
-        }
-        let level = match level {
-            logging::Level::Trace => log::Level::Trace,
-            logging::Level::Debug => log::Level::Debug,
-            logging::Level::Info => log::Level::Info,
-            logging::Level::Warn => log::Level::Warn,
-            logging::Level::Error => log::Level::Error,
-        };
-        let text = if message.len() > MAX_LOG_LINE {
-            let cut = message.floor_char_boundary(MAX_LOG_LINE);
-            format!("{}… ({} bytes cut)", &message[..cut], message.len() - cut)
-        } else {
-            message
-        };
-        log::log!(target: "dify_plugin_host::plugin", level, "[{}] {text}", self.plugin);
-        Ok(())
     }
 }

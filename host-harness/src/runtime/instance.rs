@@ -1,0 +1,212 @@
+//! One request in a fresh instance: its `Store` (the sandbox, the limits, the deadline), the
+//! call into the plugin's `handle`, and what a trap means for the caller.
+//!
+//! The guest gets no ambient authority: its WASI context has no environment, no arguments,
+//! no preopened directories and no sockets; what it prints goes to the host's log.
+
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
+
+use super::{EPOCH_TICK, Limits, PluginConfig, RoutedRequest};
+use crate::backend::CallContext;
+use crate::endpoint::PluginFailure;
+use crate::guest::writer::ResponseSink;
+use crate::guest::{self, HostResponseWriter, PluginState, endpoint::HandlerError, http};
+use crate::response::{Message, Outbox};
+use dify_plugin_wire::router::Router;
+
+/// How much of a plugin's stdout/stderr is kept per request.
+const OUTPUT_CAPTURE: usize = 64 * 1024;
+
+/// Epoch ticks in `time`, at least one.
+fn ticks(time: Duration) -> u64 {
+    (time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+/// What it takes to run the plugin: the pre-linked component and its configuration.
+pub(super) struct Code {
+    pub(super) name: Arc<str>,
+    pub(super) engine: Engine,
+    pub(super) pre: guest::PluginPre<PluginState>,
+    pub(super) config: PluginConfig,
+}
+
+impl Code {
+    /// Ask a fresh instance for its endpoints.
+    pub(super) fn read_routes(&self) -> Result<Router, String> {
+        let (tx, _rx) = sync_channel::<Message>(1);
+        let mut store = self.store(Box::new(tx));
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("it failed to start: {e:?}"))?;
+        let routes = instance
+            .dify_plugin_endpoint()
+            .call_routes(&mut store)
+            .map_err(|e| format!("its routes() trapped: {e:?}"))?;
+        Router::new(routes.into_iter().map(|r| (r.method, r.path)))
+    }
+
+    /// A fresh store with the plugin's limits, its response going to `outbox`.
+    fn store(&self, outbox: Box<dyn Outbox>) -> Store<PluginState> {
+        let limits = &self.config.limits;
+        let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
+        // No environment, arguments, directories, sockets or name lookups: the builder grants
+        // none by default, and sockets are switched off outright on top. Clocks and random
+        // numbers are granted (timestamps, nonces); see SECURITY.md.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = PluginState {
+            wasi,
+            output,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            backend: self.config.backend.clone(),
+            ctx: CallContext {
+                tenant_id: self.config.tenant_id.clone(),
+                user_id: self.config.user_id.clone(),
+            },
+            plugin: self.name.clone(),
+            open_streams: 0,
+            max_open_streams: limits.open_streams,
+            log_lines: 0,
+            max_log_lines: limits.log_lines,
+            app_calls: 0,
+            events: 0,
+            sink: ResponseSink::new(outbox, limits.response_bytes),
+            started: Instant::now(),
+            blocked: Duration::ZERO,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        // The deadline is for the plugin's own run time: when the epoch reaches it, time spent
+        // blocked in host calls (waiting for Dify, for a slow client) is given back.
+        let deadline = limits.deadline;
+        store.set_epoch_deadline(ticks(deadline));
+        store.epoch_deadline_callback(move |store| {
+            let state = store.data();
+            let own = state.started.elapsed().saturating_sub(state.blocked);
+            Ok(match deadline.checked_sub(own) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
+        store
+    }
+
+    /// Run one request in a fresh instance, on the current thread.
+    pub(super) fn run(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) {
+        let limits = &self.config.limits;
+        let mut store = self.store(outbox);
+        let output = store.data().output.clone();
+        let result = self.call(&mut store, req);
+        let result = result.map_err(|trap| self.explain_trap(&trap, &output, limits));
+        self.forward_output(&output);
+        if let Err(failure) = &result {
+            log::warn!(target: "dify_plugin_host::plugin", "[{}] {failure}", self.name);
+        }
+        // Drop the instance and every resource it still holds (open app streams are
+        // cancelled here) before the reader learns that the response has ended.
+        let PluginState {
+            sink,
+            app_calls,
+            events,
+            ..
+        } = store.into_data();
+        sink.end(result.and_then(|handled| handled), app_calls, events);
+    }
+
+    /// Instantiate and call `handle`; the outer `Err` is a trap.
+    fn call(
+        &self,
+        store: &mut Store<PluginState>,
+        routed: RoutedRequest,
+    ) -> wasmtime::Result<Result<(), PluginFailure>> {
+        let req = routed.request;
+        let instance = self.pre.instantiate(&mut *store)?;
+        let writer = store.data_mut().table.push(HostResponseWriter)?;
+        let settings = if req.settings.as_object().is_some_and(|m| !m.is_empty()) {
+            req.settings
+        } else {
+            self.config.settings.clone()
+        };
+        let request = http::Request {
+            method: req.method,
+            path: req.path,
+            route: routed.route,
+            query: req.query,
+            headers: req.headers,
+            values: routed.values,
+            settings: settings.to_string(),
+            body: req.body,
+        };
+        let handled = instance
+            .dify_plugin_endpoint()
+            .call_handle(&mut *store, &request, writer)?;
+        Ok(match handled {
+            Ok(()) => Ok(()),
+            Err(HandlerError::BadRequest(m)) => Err(PluginFailure::BadRequest(m)),
+            Err(HandlerError::Internal(m)) => Err(PluginFailure::Handler(m)),
+        })
+    }
+
+    fn explain_trap(
+        &self,
+        trap: &wasmtime::Error,
+        output: &MemoryOutputPipe,
+        limits: &Limits,
+    ) -> PluginFailure {
+        if let Some(wasmtime::Trap::Interrupt) = trap.downcast_ref::<wasmtime::Trap>() {
+            return PluginFailure::Deadline(limits.deadline.as_millis() as u64);
+        }
+        // With `trap_on_grow_failure`, a refused `memory.grow` traps with this text.
+        if format!("{trap:?}").contains("forcing trap when growing memory") {
+            return PluginFailure::MemoryLimit(limits.memory_bytes);
+        }
+        // A full output buffer refuses the next write, and Rust's `print!` panics on that,
+        // without a message (stderr is full too). WASI writes are at most 4 KiB, so a buffer
+        // within 4 KiB of full means that is what happened.
+        let printed = output.contents();
+        if printed.len() + 4096 > OUTPUT_CAPTURE {
+            return PluginFailure::OutputLimit(OUTPUT_CAPTURE);
+        }
+        let printed = String::from_utf8_lossy(&printed).into_owned();
+        let panic = printed
+            .lines()
+            .skip_while(|l| !l.contains("panicked at"))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cause = trap
+            .downcast_ref::<wasmtime::Trap>()
+            .map_or_else(|| format!("{trap}"), |t| t.to_string());
+        if panic.is_empty() {
+            PluginFailure::Trap(cause)
+        } else {
+            PluginFailure::Trap(format!("{panic} ({cause})"))
+        }
+    }
+
+    fn forward_output(&self, output: &MemoryOutputPipe) {
+        let printed = output.contents();
+        for line in String::from_utf8_lossy(&printed)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
+            log::info!(target: "dify_plugin_host::plugin", "[{}] stdout/stderr: {line}", self.name);
+        }
+    }
+}
