@@ -9,7 +9,7 @@ use dify_plugin_host::mock::{AppMode, Behaviour, DemoApps, MockApp, MockDify};
 use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
 use serde_json::Value;
 
-fn workspace_root() -> &'static Path {
+pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 

@@ -89,15 +89,26 @@ fn target_installed() -> Result<bool, BuildError> {
     Ok(Path::new(libdir.trim()).is_dir())
 }
 
-/// The settings of the `guest` profile, passed as `--config` so no manifest needs them.
-const GUEST_PROFILE: &[&str] = &[
-    "profile.guest.inherits=\"release\"",
-    "profile.guest.opt-level=\"s\"",
-    "profile.guest.lto=true",
-    "profile.guest.codegen-units=1",
-    "profile.guest.strip=true",
-    "profile.guest.panic=\"abort\"",
-];
+/// The `guest` profile plugins are built with: small (`opt-level = "s"`, LTO, stripped) and
+/// without unwinding code. The host passes it to cargo as `--config` settings, so a plugin
+/// crate needs none of its own; an author who builds by hand puts this in the crate's
+/// `Cargo.toml` (the README shows it, and a test keeps the two the same).
+pub const GUEST_PROFILE: &str = r#"[profile.guest]
+inherits = "release"
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = true
+panic = "abort"
+"#;
+
+/// [`GUEST_PROFILE`] as cargo `--config` settings: `profile.guest.lto=true`, ...
+fn guest_profile_settings() -> impl Iterator<Item = String> {
+    GUEST_PROFILE
+        .lines()
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(key, value)| format!("profile.guest.{key}={value}"))
+}
 
 /// Build the given packages of the workspace or crate at `manifest` for `wasm32-wasip2`, into
 /// `target_dir`. Returns each package's component path, by package name.
@@ -116,8 +127,8 @@ pub fn build_plugins(
         .args(["--message-format", "json-render-diagnostics"])
         .arg("--target-dir")
         .arg(target_dir);
-    for setting in GUEST_PROFILE {
-        cmd.args(["--config", setting]);
+    for setting in guest_profile_settings() {
+        cmd.arg("--config").arg(setting);
     }
     for package in packages {
         cmd.args(["-p", package]);

@@ -12,8 +12,8 @@
 //!   (`apps.rs`, `writer.rs`, `logging.rs`);
 //! - [`backend`]: where app calls go: the [`Backend`] trait, the [`mock`], the real Dify
 //!   backends (inner API, Service API), record mode, and [`backend::select`];
-//! - [`endpoint`] and `response.rs`: the request and response types, and the one reader of the
-//!   channel a plugin's response travels through;
+//! - [`endpoint`] and [`response`]: the request and failure types, the channel a plugin's
+//!   response travels through and its one reader, [`EndpointResponse`];
 //! - front ends that bring requests in: [`server`] (HTTP); the router
 //!   ([`router`], from `dify-plugin-wire`, with the frame and SSE decoders) runs first;
 //! - [`build`]: building plugin crates into components.
@@ -27,7 +27,7 @@
 //! and hands an [`AppRequest`] to the backend; a streamed app answer becomes a `chunk-stream`
 //! resource whose `next-batch` hands the plugin the events already received. The plugin writes
 //! its response into the `response-writer` (`guest/writer.rs`), which sends the head and the
-//! body chunks into a bounded channel; the front end reads them with `response.rs` and sends
+//! body chunks into a bounded channel; the front end reads them with [`response`] and sends
 //! them on as they come (a full channel blocks the plugin: backpressure). When the handler
 //! returns, the instance is dropped (its app streams with it, which cancels them upstream),
 //! and the end, with the request's stats, is the channel's last message.
@@ -56,12 +56,13 @@ pub mod backend;
 pub mod build;
 pub mod endpoint;
 mod guest;
-mod response;
+pub mod response;
 mod runtime;
 pub mod server;
 
 pub use backend::mock;
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
 pub use dify_plugin_wire::router;
-pub use endpoint::{EndpointRequest, EndpointResponse, PluginFailure, RequestStats};
+pub use endpoint::{EndpointRequest, PluginFailure, RequestStats};
+pub use response::EndpointResponse;
 pub use runtime::{HostError, Limits, Plugin, PluginConfig, Runtime};

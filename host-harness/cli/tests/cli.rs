@@ -23,17 +23,17 @@ fn host() -> Command {
     command
 }
 
+/// `call` of the Duck example's README request.
+fn call_duck() -> Command {
+    let mut command = host();
+    let target = format!("/duck/{CHATFLOW}?query=hello");
+    command.args(["call", "examples/duck", "GET", &target]);
+    command
+}
+
 #[test]
 fn call_builds_the_duck_example_and_prints_its_streamed_events() {
-    let output = host()
-        .args([
-            "call",
-            "examples/duck",
-            "GET",
-            &format!("/duck/{CHATFLOW}?query=hello"),
-        ])
-        .output()
-        .expect("run dify-plugin-host");
+    let output = call_duck().output().expect("run dify-plugin-host");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "stderr: {stderr}");
@@ -169,12 +169,8 @@ fn call_against_a_real_inner_api_takes_its_key_from_the_environment() {
         )
     });
 
-    let output = host()
+    let output = call_duck()
         .args([
-            "call",
-            "examples/duck",
-            "GET",
-            &format!("/duck/{CHATFLOW}?query=hello"),
             "--backend",
             "inner",
             "--dify-url",

@@ -88,11 +88,6 @@ struct Frame<'a> {
     error: String,
 }
 
-#[derive(Deserialize)]
-struct Named {
-    event: Option<String>,
-}
-
 /// A streaming inner-API response, decoded frame by frame as its bytes arrive.
 struct FrameStream {
     upstream: Upstream,
@@ -128,19 +123,6 @@ impl FrameStream {
     }
 }
 
-fn event(json: String) -> Result<Event, AppError> {
-    let name = serde_json::from_str::<Named>(&json)
-        .ok()
-        .and_then(|n| n.event)
-        .ok_or_else(|| {
-            AppError::Internal(format!(
-                "an event has no \"event\" name: {}",
-                json.chars().take(200).collect::<String>()
-            ))
-        })?;
-    Ok(Event { name, json })
-}
-
 fn parse_frame(payload: &[u8]) -> Result<String, AppError> {
     let frame: Frame<'_> = serde_json::from_slice(payload)
         .map_err(|e| AppError::Internal(format!("a frame is not Dify's JSON: {e}")))?;
@@ -158,13 +140,13 @@ fn parse_frame(payload: &[u8]) -> Result<String, AppError> {
 impl EventStream for FrameStream {
     fn next_event(&mut self) -> Result<Option<Event>, AppError> {
         match self.next_data()? {
-            Some(json) => event(json).map(Some),
+            Some(json) => Event::from_json(json).map(Some),
             None => Ok(None),
         }
     }
 
     fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
         let data = self.decoded()?;
-        Some(data.and_then(event).map(Some))
+        Some(data.and_then(Event::from_json).map(Some))
     }
 }

@@ -125,6 +125,25 @@ pub struct Event {
     pub json: String,
 }
 
+impl Event {
+    /// An event from the JSON text Dify sent, its name read from the `event` key; the text is
+    /// kept as it is.
+    pub fn from_json(json: String) -> Result<Event, AppError> {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            event: Option<String>,
+        }
+        let excerpt = || json.chars().take(200).collect::<String>();
+        let name = serde_json::from_str::<Named>(&json)
+            .map_err(|e| AppError::Internal(format!("an event is not JSON ({e}): {}", excerpt())))?
+            .event
+            .ok_or_else(|| {
+                AppError::Internal(format!("an event has no \"event\" name: {}", excerpt()))
+            })?;
+        Ok(Event { name, json })
+    }
+}
+
 /// What a backend answers.
 pub enum Reply {
     /// The JSON text of a blocking reply.

@@ -1,6 +1,5 @@
 //! The Service-API backend: apps invoked through Dify's public API with per-app keys.
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::dify_errors::Api;
@@ -115,11 +114,6 @@ impl Backend for ServiceBackend {
     }
 }
 
-#[derive(Deserialize)]
-struct Named {
-    event: Option<String>,
-}
-
 /// A Service-API event stream, parsed as its bytes arrive; pings are dropped.
 struct SseStream {
     upstream: Upstream,
@@ -130,12 +124,9 @@ struct SseStream {
 
 impl SseStream {
     fn event(&mut self, data: String) -> Result<Event, AppError> {
-        let name = serde_json::from_str::<Named>(&data)
-            .map_err(|e| AppError::Internal(format!("an event is not JSON: {e}")))?
-            .event
-            .ok_or_else(|| AppError::Internal("an event has no \"event\" name".into()))?;
+        let event = Event::from_json(data)?;
         self.delivered += 1;
-        Ok(Event { name, json: data })
+        Ok(event)
     }
 }
 

@@ -3,33 +3,12 @@
 use serde_json::{Map, Value};
 use wasmtime::component::Resource;
 
-use super::{PluginState, types, wit_apps as apps};
-use crate::backend::{
-    AppError, AppKind, AppRequest, DifyError, Event, EventStream, Reply, ResponseMode,
-};
+use super::bindings::{apps, types};
+use super::resources::HostChunkStream;
+use super::state::PluginState;
+use crate::backend::{AppError, AppKind, AppRequest, DifyError, Event, Reply, ResponseMode};
 
-/// A `chunk-stream` resource: the backend's stream until it ends or fails.
-pub struct HostChunkStream {
-    inner: Option<Box<dyn EventStream>>,
-    /// The end or a failure met while batching, owed to the next call.
-    pending: Option<Result<Option<Event>, AppError>>,
-}
-
-impl HostChunkStream {
-    /// The next item: one owed from a batch first, then the backend's; `None` once finished.
-    fn take_next(&mut self) -> Option<Result<Option<Event>, AppError>> {
-        match self.pending.take() {
-            Some(item) => Some(item),
-            None => self.inner.as_mut().map(|inner| inner.next_event()),
-        }
-    }
-
-    /// Release the upstream stream; whether it was still open.
-    fn finish(&mut self) -> bool {
-        self.pending = None;
-        self.inner.take().is_some()
-    }
-}
+impl types::Host for PluginState {}
 
 impl From<AppError> for types::Error {
     fn from(e: AppError) -> Self {
@@ -82,66 +61,58 @@ fn files(app_id: &str, files: &[String]) -> Result<Vec<Value>, AppError> {
         .collect()
 }
 
-struct Common {
-    app_id: String,
-    inputs: String,
-    files: Vec<String>,
-    user: Option<String>,
-}
-
+/// A WIT request record, validated. `chat` is the query and conversation of a chat call.
 fn app_request(
     kind: AppKind,
     mode: ResponseMode,
-    common: Common,
-    query: Option<String>,
-    conversation_id: Option<String>,
+    app_id: String,
+    inputs: &str,
+    wit_files: &[String],
+    user: Option<String>,
+    chat: (Option<String>, Option<String>),
 ) -> Result<AppRequest, AppError> {
     Ok(AppRequest {
         kind,
-        inputs: json_object(&common.app_id, "inputs", &common.inputs)?,
-        files: files(&common.app_id, &common.files)?,
-        app_id: common.app_id,
-        query,
-        conversation_id,
-        user: common.user,
+        inputs: json_object(&app_id, "inputs", inputs)?,
+        files: files(&app_id, wit_files)?,
+        app_id,
+        query: chat.0,
+        conversation_id: chat.1,
+        user,
         response_mode: mode,
     })
 }
 
 fn chat(req: apps::ChatRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
-    let common = Common {
-        app_id: req.app_id,
-        inputs: req.inputs,
-        files: req.files,
-        user: req.user,
-    };
-    app_request(
-        AppKind::Chat,
-        mode,
-        common,
-        Some(req.query),
-        req.conversation_id,
-    )
+    let chat = (Some(req.query), req.conversation_id);
+    let (kind, id) = (AppKind::Chat, req.app_id);
+    app_request(kind, mode, id, &req.inputs, &req.files, req.user, chat)
 }
 
 fn workflow(req: apps::WorkflowRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
-    let common = Common {
-        app_id: req.app_id,
-        inputs: req.inputs,
-        files: req.files,
-        user: req.user,
-    };
-    app_request(AppKind::Workflow, mode, common, None, None)
+    let (kind, id) = (AppKind::Workflow, req.app_id);
+    app_request(
+        kind,
+        mode,
+        id,
+        &req.inputs,
+        &req.files,
+        req.user,
+        (None, None),
+    )
 }
 
 fn completion(req: apps::CompletionRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
-    let common = Common {
-        app_id: req.app_id,
-        inputs: req.inputs,
-        files: req.files,
-        user: req.user,
-    };
-    app_request(AppKind::Completion, mode, common, None, None)
+    let (kind, id) = (AppKind::Completion, req.app_id);
+    app_request(
+        kind,
+        mode,
+        id,
+        &req.inputs,
+        &req.files,
+        req.user,
+        (None, None),
+    )
 }
 
 type Answer<T> = wasmtime::Result<Result<T, types::Error>>;

@@ -1,6 +1,7 @@
 //! `logging`: the plugin's log lines, into the host's log, capped per request.
 
-use super::{PluginState, wit_logging as logging};
+use super::bindings::logging;
+use super::state::PluginState;
 
 /// Longest plugin log line kept; the rest is cut and marked.
 const MAX_LOG_LINE: usize = 4096;

@@ -12,10 +12,11 @@ use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
 
-use super::{EPOCH_TICK, Limits, PluginConfig, RoutedRequest};
+use super::config::{Limits, PluginConfig};
+use super::epoch::ticks;
 use crate::backend::CallContext;
-use crate::endpoint::PluginFailure;
-use crate::guest::writer::ResponseSink;
+use crate::endpoint::{EndpointRequest, PluginFailure};
+use crate::guest::ResponseSink;
 use crate::guest::{self, HostResponseWriter, PluginState, endpoint::HandlerError, http};
 use crate::response::{Message, Outbox};
 use dify_plugin_wire::router::Router;
@@ -23,9 +24,11 @@ use dify_plugin_wire::router::Router;
 /// How much of a plugin's stdout/stderr is kept per request.
 const OUTPUT_CAPTURE: usize = 64 * 1024;
 
-/// Epoch ticks in `time`, at least one.
-fn ticks(time: Duration) -> u64 {
-    (time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+/// A request matched to one of the plugin's endpoints.
+pub(crate) struct RoutedRequest {
+    pub(super) route: String,
+    pub(super) values: Vec<(String, String)>,
+    pub(super) request: EndpointRequest,
 }
 
 /// What it takes to run the plugin: the pre-linked component and its configuration.

@@ -10,65 +10,34 @@
 //! - `plugin.rs`: the loaded [`Plugin`]: routing, the request API, requests in flight;
 //! - `instance.rs`: one request's `Store` and instance: the sandbox (no environment, files or
 //!   sockets), the limits and the deadline, and what a trap means;
-//! - `workers.rs`: the threads requests run on, kept for reuse.
+//! - `workers.rs`: the threads requests run on, kept for reuse;
+//! - `epoch.rs`: the clock that deadlines are counted in.
 
 mod config;
+mod epoch;
 mod instance;
 mod plugin;
 mod workers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use config::{HostError, Limits, PluginConfig};
 pub use plugin::Plugin;
-pub(crate) use plugin::RoutedRequest;
 
 use crate::guest::{self, PluginState};
+use epoch::Ticker;
 use instance::Code;
 use workers::Workers;
 
-/// How often the epoch advances: the granularity of request deadlines.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances that can be live at once, across all plugins of a runtime.
 const MAX_LIVE_INSTANCES: u32 = 1000;
 /// The most linear memory any instance may have; each plugin's own limit is lower.
 const MAX_MEMORY: usize = 1 << 30;
-/// Advances the engine's epoch while any runtime or plugin needs deadlines.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Result<Arc<Self>, HostError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        thread::Builder::new()
-            .name("dify-plugin-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|e| HostError::Engine(format!("cannot start the epoch thread: {e}")))?;
-        Ok(Arc::new(Ticker { stop }))
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// The wasm engine, the host's imports, and the components compiled so far.
 pub struct Runtime {
     engine: Engine,

@@ -4,10 +4,12 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::instance::Code;
+use super::config::PluginConfig;
+use super::epoch::Ticker;
+use super::instance::{Code, RoutedRequest};
 use super::workers::Workers;
-use super::{PluginConfig, Ticker};
-use crate::endpoint::{EndpointRequest, EndpointResponse, PluginFailure};
+use crate::endpoint::{EndpointRequest, PluginFailure};
+use crate::response::EndpointResponse;
 use crate::response::Outbox;
 use dify_plugin_wire::router::{Route, Routed, Router};
 
@@ -174,13 +176,6 @@ impl Plugin {
             PluginFailure::Host(format!("cannot start a thread for the request: {e}"))
         })
     }
-}
-
-/// A request matched to one of the plugin's endpoints.
-pub(crate) struct RoutedRequest {
-    pub(super) route: String,
-    pub(super) values: Vec<(String, String)>,
-    pub(super) request: EndpointRequest,
 }
 
 /// The host's own answer to a request the plugin cannot take.

@@ -1,0 +1,15 @@
+//! The bindings wasmtime's `bindgen!` generates from the WIT (`host-harness/wit`, a copy of
+//! the repository's `wit/`), with the host's own types for the WIT resources.
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "plugin",
+    imports: { default: trappable },
+    with: {
+        "dify:plugin/apps.chunk-stream": crate::guest::resources::HostChunkStream,
+        "dify:plugin/http.response-writer": crate::guest::resources::HostResponseWriter,
+    },
+});
+
+pub(crate) use dify::plugin::{apps, http, logging, types};
+pub(crate) use exports::dify::plugin::endpoint;
