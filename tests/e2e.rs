@@ -6,6 +6,7 @@ mod support;
 
 mod apps;
 mod cancellation;
+mod docs;
 mod duck;
 mod errors;
 mod faults;

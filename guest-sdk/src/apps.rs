@@ -14,15 +14,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The three interfaces share one implementation: [`ChatApps`] is [`Interface<Chat>`] and
+//! [`ChatCall`] is [`Call<Chat>`], and likewise for [`Workflow`] and [`Completion`]; only chat
+//! calls take a query and a conversation.
+//!
 //! Dify routes on the app's mode, not on the interface used: see the WIT `apps` interface.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde_json::Value;
 
-use crate::error::{AppErrorKind, Error};
+use crate::body::host_call;
+use crate::error::Error;
 use crate::event::Event;
 use crate::wit::dify::plugin::apps as wit;
+use crate::wit::dify::plugin::types::Error as HostError;
+
+pub use crate::error::app::{AppKind, AppRef};
 
 /// The plugin's view of Dify for the current request. Get it with [`session()`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,17 +58,17 @@ pub struct Apps;
 impl Apps {
     /// Chat apps: chatbot, agent and chatflow.
     pub fn chat(&self) -> ChatApps {
-        ChatApps
+        Interface::default()
     }
 
     /// Workflow apps.
     pub fn workflow(&self) -> WorkflowApps {
-        WorkflowApps
+        Interface::default()
     }
 
     /// Completion (text generator) apps.
     pub fn completion(&self) -> CompletionApps {
-        CompletionApps
+        Interface::default()
     }
 }
 
@@ -72,60 +81,7 @@ pub enum ResponseMode {
     Streaming,
 }
 
-/// Which interface a call used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AppKind {
-    /// `session().app().chat()`.
-    Chat,
-    /// `session().app().workflow()`.
-    Workflow,
-    /// `session().app().completion()`.
-    Completion,
-}
-
-impl fmt::Display for AppKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AppKind::Chat => "chat",
-            AppKind::Workflow => "workflow",
-            AppKind::Completion => "completion",
-        })
-    }
-}
-
-/// Names the app a call went to, for error messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppRef {
-    kind: AppKind,
-    id: String,
-    conversation_id: Option<String>,
-}
-
-impl AppRef {
-    /// The interface used.
-    pub fn kind(&self) -> AppKind {
-        self.kind
-    }
-
-    /// The app's id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The conversation the call tried to continue, if any.
-    pub fn conversation_id(&self) -> Option<&str> {
-        self.conversation_id.as_deref()
-    }
-}
-
-impl fmt::Display for AppRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} app '{}'", self.kind, self.id)
-    }
-}
-
 /// What an invocation gave back.
-#[derive(Debug)]
 pub enum Reply {
     /// The whole answer of a blocking call.
     Blocking(Value),
@@ -199,42 +155,97 @@ impl Iterator for Events {
     type Item = Result<Event, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(chunk) = self.batch.next() {
-            return Some(Ok(Event::new(chunk.event, chunk.data)));
-        }
-        if self.done {
-            return None;
-        }
-        // About to wait on the host: send the response written so far first.
-        crate::endpoint::flush();
-        match self.stream.next_batch(BATCH) {
-            Ok(batch) if batch.is_empty() => {
-                self.done = true;
-                None
+        loop {
+            if let Some(chunk) = self.batch.next() {
+                return Some(Ok(Event::new(chunk.event, chunk.data)));
             }
-            Ok(batch) => {
-                self.batch = batch.into_iter();
-                self.batch
-                    .next()
-                    .map(|chunk| Ok(Event::new(chunk.event, chunk.data)))
+            if self.done {
+                return None;
             }
-            Err(e) => {
-                self.done = true;
-                Some(Err(Error::App {
-                    app: self.app.clone(),
-                    kind: e.into(),
-                }))
+            match host_call(|| self.stream.next_batch(BATCH)) {
+                Ok(batch) => {
+                    // An empty batch is the end.
+                    self.done = batch.is_empty();
+                    self.batch = batch.into_iter();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(Error::app(self.app.clone(), e)));
+                }
             }
         }
     }
 }
 
-/// Chat apps (chatbot, agent, chatflow). Get it with `session().app().chat()`.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct ChatApps;
+/// Private, so that no other crate adds an interface: each is a set of WIT functions.
+mod sealed {
+    use super::AppKind;
 
-impl ChatApps {
+    pub trait Sealed {
+        /// The interface, as a value: what the generic code dispatches on.
+        const KIND: AppKind;
+    }
+}
+
+/// An app interface, as a type: [`Chat`], [`Workflow`] or [`Completion`]. Sealed.
+pub trait Kind: sealed::Sealed {}
+
+impl<K: sealed::Sealed> Kind for K {}
+
+/// The interfaces whose apps take no query and no conversation: [`Workflow`] and
+/// [`Completion`].
+pub trait InputsOnly: Kind {}
+
+/// Chat apps (chatbot, agent, chatflow), as a type: see [`ChatApps`] and [`ChatCall`].
+pub enum Chat {}
+
+impl sealed::Sealed for Chat {
+    const KIND: AppKind = AppKind::Chat;
+}
+
+/// Workflow apps, as a type: see [`WorkflowApps`] and [`WorkflowCall`].
+pub enum Workflow {}
+
+impl sealed::Sealed for Workflow {
+    const KIND: AppKind = AppKind::Workflow;
+}
+
+impl InputsOnly for Workflow {}
+
+/// Completion apps, as a type: see [`CompletionApps`] and [`CompletionCall`].
+pub enum Completion {}
+
+impl sealed::Sealed for Completion {
+    const KIND: AppKind = AppKind::Completion;
+}
+
+impl InputsOnly for Completion {}
+
+/// Chat apps (chatbot, agent, chatflow). Get it with `session().app().chat()`.
+pub type ChatApps = Interface<Chat>;
+
+/// Workflow apps. Get it with `session().app().workflow()`.
+pub type WorkflowApps = Interface<Workflow>;
+
+/// Completion apps. Get it with `session().app().completion()`.
+pub type CompletionApps = Interface<Completion>;
+
+/// The apps of one interface: [`ChatApps`], [`WorkflowApps`] or [`CompletionApps`].
+pub struct Interface<K> {
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K: Kind> Interface<K> {
+    /// Start a call to an app of this interface, to set its parameters one by one.
+    pub fn call(&self, app_id: &str) -> Call<K> {
+        Call {
+            params: Params::new(app_id),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl Interface<Chat> {
     /// Invoke a chat app, with the parameters of Dify's Python SDK.
     ///
     /// `query` is the user's message (Dify requires it for chat apps), `inputs` a JSON object
@@ -254,24 +265,10 @@ impl ChatApps {
         }
         call.invoke(response_mode)
     }
-
-    /// Start a call to a chat app, to set its parameters one by one.
-    pub fn call(&self, app_id: &str) -> ChatCall {
-        ChatCall {
-            common: Common::new(AppKind::Chat, app_id),
-            query: String::new(),
-            conversation_id: None,
-        }
-    }
 }
 
-/// Workflow apps. Get it with `session().app().workflow()`.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct WorkflowApps;
-
-impl WorkflowApps {
-    /// Invoke a workflow app, with the parameters of Dify's Python SDK.
+impl<K: InputsOnly> Interface<K> {
+    /// Invoke a workflow or completion app, with the parameters of Dify's Python SDK.
     pub fn invoke(
         &self,
         app_id: &str,
@@ -284,71 +281,162 @@ impl WorkflowApps {
             .files(files)
             .invoke(response_mode)
     }
+}
 
-    /// Start a call to a workflow app, to set its parameters one by one.
-    pub fn call(&self, app_id: &str) -> WorkflowCall {
-        WorkflowCall {
-            common: Common::new(AppKind::Workflow, app_id),
+// By hand: derived, they would require `K: Clone` and so on, and the markers are never values.
+impl<K> Clone for Interface<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Interface<K> {}
+
+impl<K> Default for Interface<K> {
+    fn default() -> Self {
+        Interface { kind: PhantomData }
+    }
+}
+
+impl<K: Kind> fmt::Debug for Interface<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}Apps", K::KIND)
+    }
+}
+
+/// A call to a chat app being built. Start it with `session().app().chat().call(app_id)`.
+pub type ChatCall = Call<Chat>;
+
+/// A call to a workflow app being built. Start it with `session().app().workflow().call(app_id)`.
+pub type WorkflowCall = Call<Workflow>;
+
+/// A call to a completion app being built. Start it with `session().app().completion().call(app_id)`.
+pub type CompletionCall = Call<Completion>;
+
+/// A call to an app being built: [`ChatCall`], [`WorkflowCall`] or [`CompletionCall`].
+#[must_use = "a call does nothing until .blocking(), .stream() or .invoke()"]
+pub struct Call<K> {
+    params: Params,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl Call<Chat> {
+    /// The user's message. Dify answers `missing query` when it is empty.
+    pub fn query(mut self, query: impl Into<String>) -> Self {
+        self.params.query = query.into();
+        self
+    }
+
+    /// Continue this conversation (the `conversation_id` of an earlier reply).
+    pub fn conversation_id(mut self, id: impl Into<String>) -> Self {
+        self.params.conversation_id = Some(id.into());
+        self
+    }
+}
+
+impl<K: Kind> Call<K> {
+    /// Values for the app's input form: a JSON object. Defaults to `{}`.
+    pub fn inputs(mut self, inputs: Value) -> Self {
+        self.params.inputs = inputs;
+        self
+    }
+
+    /// File mappings (JSON objects), for apps that accept files.
+    pub fn files(mut self, files: Vec<Value>) -> Self {
+        self.params.files = files;
+        self
+    }
+
+    /// An opaque end-user identifier, sent as Dify's `user`. What Dify does with it
+    /// depends on the API the host calls:
+    ///
+    /// - the **Service API** (`--backend service`) runs the call as this end user: the
+    ///   events carry it, and a conversation belongs to the user who started it, so
+    ///   continuing another user's conversation is `not found`. Without `.user()` the host
+    ///   sends its configured user (`--user-id`), else `dify-plugin-wasm`;
+    /// - Dify's **inner API** (the plugin daemon's path, `--backend inner`) ignores it in
+    ///   Dify 1.13 and runs the call as the host's user (`--user-id`), by default the
+    ///   workspace's default end user;
+    /// - the embedded **mock** ignores it, as the inner API does.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.params.user = Some(user.into());
+        self
+    }
+
+    /// Run with the given response mode.
+    pub fn invoke(self, response_mode: ResponseMode) -> Result<Reply, Error> {
+        Ok(match response_mode {
+            ResponseMode::Blocking => Reply::Blocking(self.blocking()?),
+            ResponseMode::Streaming => Reply::Streaming(self.stream()?),
+        })
+    }
+
+    /// Wait for the whole answer; for a workflow, the result:
+    /// `{"task_id", "workflow_run_id", "data": {"status", "outputs", ...}}`.
+    pub fn blocking(self) -> Result<Value, Error> {
+        let (app, request) = self.params.encode(K::KIND)?;
+        let text = host_call(|| request.blocking()).map_err(|e| Error::app(app.clone(), e))?;
+        serde_json::from_str(&text).map_err(|e| Error::json(format_args!("the reply of {app}"), e))
+    }
+
+    /// Stream the events.
+    pub fn stream(self) -> Result<Events, Error> {
+        let (app, request) = self.params.encode(K::KIND)?;
+        match host_call(|| request.stream()) {
+            Ok(stream) => Ok(Events {
+                stream,
+                app,
+                batch: Vec::new().into_iter(),
+                done: false,
+            }),
+            Err(e) => Err(Error::app(app, e)),
         }
     }
 }
 
-/// Completion apps. Get it with `session().app().completion()`.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct CompletionApps;
-
-impl CompletionApps {
-    /// Invoke a completion app, with the parameters of Dify's Python SDK.
-    pub fn invoke(
-        &self,
-        app_id: &str,
-        inputs: Value,
-        response_mode: ResponseMode,
-        files: Vec<Value>,
-    ) -> Result<Reply, Error> {
-        self.call(app_id)
-            .inputs(inputs)
-            .files(files)
-            .invoke(response_mode)
-    }
-
-    /// Start a call to a completion app, to set its parameters one by one.
-    pub fn call(&self, app_id: &str) -> CompletionCall {
-        CompletionCall {
-            common: Common::new(AppKind::Completion, app_id),
+impl<K> Clone for Call<K> {
+    fn clone(&self) -> Self {
+        Call {
+            params: self.params.clone(),
+            kind: PhantomData,
         }
     }
 }
 
-/// The parameters every app kind takes.
+impl<K: Kind> fmt::Debug for Call<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(&format!("{:?}Call", K::KIND))
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// The parameters of a call; `query` and `conversation_id` are set on chat calls only.
 #[derive(Debug, Clone)]
-struct Common {
-    kind: AppKind,
+struct Params {
     app_id: String,
+    query: String,
     inputs: Value,
+    conversation_id: Option<String>,
     files: Vec<Value>,
     user: Option<String>,
 }
 
-impl Common {
-    fn new(kind: AppKind, app_id: &str) -> Self {
-        Common {
-            kind,
+impl Params {
+    fn new(app_id: &str) -> Self {
+        Params {
             app_id: app_id.to_owned(),
+            query: String::new(),
             inputs: Value::Object(Default::default()),
+            conversation_id: None,
             files: Vec::new(),
             user: None,
         }
     }
 
-    /// Check what the host would refuse anyway, and encode the JSON parts for the WIT call.
-    fn encode(self, conversation_id: Option<&str>) -> Result<Encoded, Error> {
-        let app = AppRef {
-            kind: self.kind,
-            id: self.app_id.clone(),
-            conversation_id: conversation_id.map(str::to_owned),
-        };
+    /// Check what the host would refuse anyway, and build the WIT request of `kind`.
+    fn encode(self, kind: AppKind) -> Result<(AppRef, Request), Error> {
+        let app = AppRef::new(kind, self.app_id.clone(), self.conversation_id.clone());
         if !self.inputs.is_object() {
             return Err(Error::Usage(format!(
                 "inputs for {app} must be a JSON object, got {}",
@@ -369,23 +457,39 @@ impl Common {
                 }
             })
             .collect::<Result<_, _>>()?;
-        Ok(Encoded {
-            inputs: self.inputs.to_string(),
-            app,
-            app_id: self.app_id,
-            files,
-            user: self.user,
-        })
+        let Params {
+            app_id,
+            query,
+            inputs,
+            conversation_id,
+            user,
+            ..
+        } = self;
+        let inputs = inputs.to_string();
+        let request = match kind {
+            AppKind::Chat => Request::Chat(wit::ChatRequest {
+                app_id,
+                query,
+                inputs,
+                conversation_id,
+                files,
+                user,
+            }),
+            AppKind::Workflow => Request::Workflow(wit::WorkflowRequest {
+                app_id,
+                inputs,
+                files,
+                user,
+            }),
+            AppKind::Completion => Request::Completion(wit::CompletionRequest {
+                app_id,
+                inputs,
+                files,
+                user,
+            }),
+        };
+        Ok((app, request))
     }
-}
-
-/// The parameters of a call, ready for the WIT request records.
-struct Encoded {
-    app: AppRef,
-    app_id: String,
-    inputs: String,
-    files: Vec<String>,
-    user: Option<String>,
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -399,198 +503,27 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Turns what the host answered into this crate's types, with the app named in errors.
-fn finish<T>(
-    app: AppRef,
-    result: Result<T, crate::wit::dify::plugin::types::Error>,
-) -> Result<T, Error> {
-    result.map_err(|e| Error::App {
-        app,
-        kind: AppErrorKind::from(e),
-    })
+/// A call's WIT request: the record, and so the host functions, of its interface.
+enum Request {
+    Chat(wit::ChatRequest),
+    Workflow(wit::WorkflowRequest),
+    Completion(wit::CompletionRequest),
 }
 
-fn blocking_reply(
-    app: AppRef,
-    result: Result<String, crate::wit::dify::plugin::types::Error>,
-) -> Result<Value, Error> {
-    let text = finish(app.clone(), result)?;
-    serde_json::from_str(&text).map_err(|e| Error::json(format_args!("the reply of {app}"), e))
-}
-
-fn stream_reply(
-    app: AppRef,
-    result: Result<wit::ChunkStream, crate::wit::dify::plugin::types::Error>,
-) -> Result<Events, Error> {
-    let stream = finish(app.clone(), result)?;
-    Ok(Events {
-        stream,
-        app,
-        batch: Vec::new().into_iter(),
-        done: false,
-    })
-}
-
-macro_rules! common_setters {
-    () => {
-        /// Values for the app's input form: a JSON object. Defaults to `{}`.
-        pub fn inputs(mut self, inputs: Value) -> Self {
-            self.common.inputs = inputs;
-            self
+impl Request {
+    fn blocking(&self) -> Result<String, HostError> {
+        match self {
+            Request::Chat(r) => wit::invoke_chat(r),
+            Request::Workflow(r) => wit::invoke_workflow(r),
+            Request::Completion(r) => wit::invoke_completion(r),
         }
+    }
 
-        /// File mappings (JSON objects), for apps that accept files.
-        pub fn files(mut self, files: Vec<Value>) -> Self {
-            self.common.files = files;
-            self
+    fn stream(&self) -> Result<wit::ChunkStream, HostError> {
+        match self {
+            Request::Chat(r) => wit::stream_chat(r),
+            Request::Workflow(r) => wit::stream_workflow(r),
+            Request::Completion(r) => wit::stream_completion(r),
         }
-
-        /// An opaque end-user identifier, sent as Dify's `user`. What Dify does with it
-        /// depends on the API the host calls:
-        ///
-        /// - the **Service API** (`--backend service`) runs the call as this end user: the
-        ///   events carry it, and a conversation belongs to the user who started it, so
-        ///   continuing another user's conversation is `not found`. Without `.user()` the host
-        ///   sends its configured user (`--user-id`), else `dify-plugin-wasm`;
-        /// - Dify's **inner API** (the plugin daemon's path, `--backend inner`) ignores it in
-        ///   Dify 1.13 and runs the call as the host's user (`--user-id`), by default the
-        ///   workspace's default end user;
-        /// - the embedded **mock** ignores it, as the inner API does.
-        pub fn user(mut self, user: impl Into<String>) -> Self {
-            self.common.user = Some(user.into());
-            self
-        }
-
-        /// Run with the given response mode.
-        pub fn invoke(self, response_mode: ResponseMode) -> Result<Reply, Error> {
-            Ok(match response_mode {
-                ResponseMode::Blocking => Reply::Blocking(self.blocking()?),
-                ResponseMode::Streaming => Reply::Streaming(self.stream()?),
-            })
-        }
-    };
-}
-
-/// A call to a chat app being built. Start it with `session().app().chat().call(app_id)`.
-#[derive(Debug, Clone)]
-#[must_use = "a call does nothing until .blocking(), .stream() or .invoke()"]
-pub struct ChatCall {
-    common: Common,
-    query: String,
-    conversation_id: Option<String>,
-}
-
-impl ChatCall {
-    /// The user's message. Dify answers `missing query` when it is empty.
-    pub fn query(mut self, query: impl Into<String>) -> Self {
-        self.query = query.into();
-        self
-    }
-
-    /// Continue this conversation (the `conversation_id` of an earlier reply).
-    pub fn conversation_id(mut self, id: impl Into<String>) -> Self {
-        self.conversation_id = Some(id.into());
-        self
-    }
-
-    common_setters!();
-
-    /// Wait for the whole answer.
-    pub fn blocking(self) -> Result<Value, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        blocking_reply(app, wit::invoke_chat(&req))
-    }
-
-    /// Stream the events.
-    pub fn stream(self) -> Result<Events, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        stream_reply(app, wit::stream_chat(&req))
-    }
-
-    fn request(self) -> Result<(AppRef, wit::ChatRequest), Error> {
-        let e = self.common.encode(self.conversation_id.as_deref())?;
-        let req = wit::ChatRequest {
-            app_id: e.app_id,
-            query: self.query,
-            inputs: e.inputs,
-            conversation_id: self.conversation_id,
-            files: e.files,
-            user: e.user,
-        };
-        Ok((e.app, req))
-    }
-}
-
-/// A call to a workflow app being built. Start it with `session().app().workflow().call(app_id)`.
-#[derive(Debug, Clone)]
-#[must_use = "a call does nothing until .blocking(), .stream() or .invoke()"]
-pub struct WorkflowCall {
-    common: Common,
-}
-
-impl WorkflowCall {
-    common_setters!();
-
-    /// Wait for the result: `{"task_id", "workflow_run_id", "data": {"status", "outputs", ...}}`.
-    pub fn blocking(self) -> Result<Value, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        blocking_reply(app, wit::invoke_workflow(&req))
-    }
-
-    /// Stream the events.
-    pub fn stream(self) -> Result<Events, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        stream_reply(app, wit::stream_workflow(&req))
-    }
-
-    fn request(self) -> Result<(AppRef, wit::WorkflowRequest), Error> {
-        let e = self.common.encode(None)?;
-        let req = wit::WorkflowRequest {
-            app_id: e.app_id,
-            inputs: e.inputs,
-            files: e.files,
-            user: e.user,
-        };
-        Ok((e.app, req))
-    }
-}
-
-/// A call to a completion app being built. Start it with `session().app().completion().call(app_id)`.
-#[derive(Debug, Clone)]
-#[must_use = "a call does nothing until .blocking(), .stream() or .invoke()"]
-pub struct CompletionCall {
-    common: Common,
-}
-
-impl CompletionCall {
-    common_setters!();
-
-    /// Wait for the whole answer.
-    pub fn blocking(self) -> Result<Value, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        blocking_reply(app, wit::invoke_completion(&req))
-    }
-
-    /// Stream the events.
-    pub fn stream(self) -> Result<Events, Error> {
-        let (app, req) = self.request()?;
-        crate::endpoint::flush();
-        stream_reply(app, wit::stream_completion(&req))
-    }
-
-    fn request(self) -> Result<(AppRef, wit::CompletionRequest), Error> {
-        let e = self.common.encode(None)?;
-        let req = wit::CompletionRequest {
-            app_id: e.app_id,
-            inputs: e.inputs,
-            files: e.files,
-            user: e.user,
-        };
-        Ok((e.app, req))
     }
 }

@@ -6,8 +6,76 @@
 
 use std::fmt;
 
-use crate::apps::AppRef;
 use crate::wit::dify::plugin::types as wit;
+use crate::wit::exports::dify::plugin::endpoint::HandlerError;
+
+use self::app::AppRef;
+
+/// `AppKind` and `AppRef`, public at `dify_plugin::apps`. They live here, in
+/// a private module, so that errors can name an app without this module importing `apps`.
+pub(crate) mod app {
+    use std::fmt;
+
+    /// Which interface a call used.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum AppKind {
+        /// `session().app().chat()`.
+        Chat,
+        /// `session().app().workflow()`.
+        Workflow,
+        /// `session().app().completion()`.
+        Completion,
+    }
+
+    impl fmt::Display for AppKind {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(match self {
+                AppKind::Chat => "chat",
+                AppKind::Workflow => "workflow",
+                AppKind::Completion => "completion",
+            })
+        }
+    }
+
+    /// Names the app a call went to, for error messages.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct AppRef {
+        kind: AppKind,
+        id: String,
+        conversation_id: Option<String>,
+    }
+
+    impl AppRef {
+        pub(crate) fn new(kind: AppKind, id: String, conversation_id: Option<String>) -> Self {
+            AppRef {
+                kind,
+                id,
+                conversation_id,
+            }
+        }
+
+        /// The interface used.
+        pub fn kind(&self) -> AppKind {
+            self.kind
+        }
+
+        /// The app's id.
+        pub fn id(&self) -> &str {
+            &self.id
+        }
+
+        /// The conversation the call tried to continue, if any.
+        pub fn conversation_id(&self) -> Option<&str> {
+            self.conversation_id.as_deref()
+        }
+    }
+
+    impl fmt::Display for AppRef {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} app '{}'", self.kind, self.id)
+        }
+    }
+}
 
 /// What Dify reported: HTTP status, code and message, kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +186,22 @@ impl Error {
         match self {
             Error::App { kind, .. } => Some(kind),
             _ => None,
+        }
+    }
+
+    /// What the host answered a call to `app` with, as this crate's error.
+    pub(crate) fn app(app: AppRef, e: wit::Error) -> Self {
+        Error::App {
+            app,
+            kind: e.into(),
+        }
+    }
+
+    /// The error the export glue hands the host: 400 for [`Error::BadRequest`], 500 otherwise.
+    pub(crate) fn into_handler_error(self) -> HandlerError {
+        match self {
+            Error::BadRequest(m) => HandlerError::BadRequest(m),
+            other => HandlerError::Internal(other.to_string()),
         }
     }
 

@@ -29,32 +29,42 @@
 //! dify_plugin::export_endpoints!(Duck);
 //! ```
 //!
-//! The modules follow the capabilities: [`apps`] invokes apps, [`event`] reads what they
-//! stream, [`endpoint`] serves HTTP, [`logging`] writes to the host's log, and [`error`] says
-//! what went wrong. The WIT contract they wrap lives in the repository's `wit/` folder.
+//! # Modules
+//!
+//! - [`apps`]: invoke apps (`session().app()`), one generic builder for the three interfaces,
+//!   and the [`Events`](apps::Events) iterator over a streamed run;
+//! - [`event`]: one [`Event`] of a run, its JSON text and typed views;
+//! - [`endpoint`]: the [`Endpoint`] trait, [`Request`], [`Response`] and the export glue;
+//! - [`error`]: [`Error`], and what Dify reported; it also defines the app names
+//!   ([`AppRef`](apps::AppRef), [`AppKind`](apps::AppKind)) that `apps` re-exports;
+//! - [`logging`]: the [`log`] backend that writes to the host's log;
+//! - `body` (private): the response body, the buffer a streamed one goes through, and
+//!   `host_call`, which sends that buffer before every host call that may block;
+//! - `wit` (hidden): the bindings generated from the WIT contract, copied into this package's
+//!   `wit/` folder from the repository's (a test checks the copy).
+//!
+//! Each module imports only modules before it in this order, so imports have no cycles:
+//! `wit`, `error`, `event`, `logging`, `body`, `apps`, `endpoint`. `apps` uses error, event and
+//! body; `endpoint` uses error, body and logging; neither uses the other. This file declares
+//! and re-exports them, and holds [`export_endpoints!`].
+//!
+//! # How a streamed event flows
+//!
+//! The host's `chunk-stream` yields chunks in batches, through `host_call`; the
+//! [`Events`](apps::Events) iterator turns each into an [`Event`]; the plugin maps them into
+//! the items of a [`Response::stream`] body; the `body` module buffers those items and writes
+//! them to the host's `response-writer`, when the buffer is full or before the next blocking
+//! host call.
 #![deny(missing_docs)]
 
 pub mod apps;
+mod body;
 pub mod endpoint;
 pub mod error;
 pub mod event;
 pub mod logging;
-
-/// The raw bindings generated from `wit/` by wit-bindgen.
-///
-/// Plugin code should not need them: the modules of this crate wrap every function. They are
-/// public because [`export_endpoints!`] expands to code in the plugin crate that refers to them.
 #[doc(hidden)]
-pub mod wit {
-    #![allow(missing_docs)]
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "plugin",
-        pub_export_macro: true,
-        default_bindings_module: "dify_plugin::wit",
-        runtime_path: "dify_plugin::__wit_bindgen",
-    });
-}
+pub mod wit;
 
 // The generated code and `export_endpoints!` name this crate by its path, from inside it too.
 extern crate self as dify_plugin;
