@@ -5,6 +5,7 @@ mod http;
 mod support;
 
 mod apps;
+mod attacks;
 mod cancellation;
 mod docs;
 mod duck;

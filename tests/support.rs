@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use dify_plugin_host::mock::{AppMode, Behaviour, DemoApps, MockApp, MockDify};
-use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
+use dify_plugin_host::{EndpointRequest, HostError, Plugin, PluginConfig, Runtime};
 use serde_json::Value;
 
 pub fn workspace_root() -> &'static Path {
@@ -29,6 +29,9 @@ fn guests() -> &'static BTreeMap<String, PathBuf> {
                 "completion-writer",
                 "probe",
                 "hostile",
+                "raw",
+                "raw-routes-sleep",
+                "raw-routes-many",
             ],
             &target,
         )
@@ -82,10 +85,12 @@ pub fn load_limited(name: &str, mock: &MockDify, limits: dify_plugin_host::Limit
 
 /// A plugin with a configuration of the test's own.
 pub fn load_with(name: &str, config: PluginConfig) -> Plugin {
-    let path = &guests()[name];
-    runtime()
-        .load(path, config)
-        .unwrap_or_else(|e| panic!("{e}"))
+    load_result(name, config).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Load a plugin, or say why it cannot be loaded.
+pub fn load_result(name: &str, config: PluginConfig) -> Result<Plugin, HostError> {
+    runtime().load(&guests()[name], config)
 }
 
 /// A fresh demo mock.

@@ -13,6 +13,7 @@
 //! 8. `serve` under load: requests/s, p50 and p99 of the Duck endpoint at 1, 16 and 64
 //!    keep-alive connections over loopback.
 
+mod attacks;
 mod backend;
 mod load;
 
@@ -37,6 +38,8 @@ struct Args {
     soak: Option<usize>,
     /// Requests before the soak's first RSS reading.
     soak_warmup: usize,
+    /// Instead of the measures: the attacks of SECURITY.md at full size.
+    attacks: bool,
 }
 
 impl Args {
@@ -57,6 +60,7 @@ fn args() -> Args {
         only: None,
         soak: None,
         soak_warmup: 50_000,
+        attacks: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,6 +96,7 @@ fn args() -> Args {
                 args.json = Some(path);
             }
             "--soak" => args.soak = Some(number(&value(), "--soak REQUESTS")),
+            "--attacks" => args.attacks = true,
             "--soak-warmup" => args.soak_warmup = number(&value(), "--soak-warmup REQUESTS"),
             "--only" => {
                 args.only = Some(
@@ -104,7 +109,7 @@ fn args() -> Args {
             "--help" | "-h" => {
                 println!(
                     "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
-                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]]"
+                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks]"
                 );
                 std::process::exit(0);
             }
@@ -264,12 +269,16 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let guests = dify_plugin_host::build::build_plugins(
         &root.join("Cargo.toml"),
-        &["duck", "bench-plugin"],
+        &["duck", "bench-plugin", "raw"],
         &root.join("target/guests"),
     )
     .expect("build the guests");
     let duck_wasm = &guests["duck"];
     let bench_wasm = &guests["bench-plugin"];
+    if args.attacks {
+        attacks::run(&guests["raw"], duck_wasm);
+        return;
+    }
     if let Some(requests) = args.soak {
         soak(duck_wasm, requests, args.soak_warmup);
         return;

@@ -92,9 +92,19 @@ pub enum PluginFailure {
         "the plugin printed more than {0} bytes to stdout and stderr; log with the log crate instead"
     )]
     OutputLimit(usize),
-    /// The plugin ran past the request deadline.
+    /// The plugin ran past the request deadline (its own time, `Limits::deadline`).
     #[error("the plugin ran past its deadline of {0} ms")]
     Deadline(u64),
+    /// The request ran past its wall time (`Limits::wall_time`), waits included.
+    #[error("the request ran past its wall-time limit of {0} ms")]
+    WallTime(u64),
+    /// The plugin's response head is not one the host sends (a status outside 200-599, too
+    /// many or too large headers, an invalid header).
+    #[error("the plugin's response head was refused: {0}")]
+    BadHead(String),
+    /// The host or the plugin has as many requests in flight as it takes; try again later.
+    #[error("busy: {0}")]
+    Busy(String),
     /// The host could not start the plugin.
     #[error("the host could not run the plugin: {0}")]
     Host(String),
@@ -105,7 +115,8 @@ impl PluginFailure {
     pub fn status(&self) -> u16 {
         match self {
             PluginFailure::BadRequest(_) => 400,
-            PluginFailure::Deadline(_) => 504,
+            PluginFailure::Deadline(_) | PluginFailure::WallTime(_) => 504,
+            PluginFailure::Busy(_) => 503,
             _ => 500,
         }
     }

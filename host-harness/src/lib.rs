@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+mod budget;
 pub mod build;
 pub mod endpoint;
 mod guest;

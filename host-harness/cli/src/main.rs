@@ -89,9 +89,16 @@ struct PluginArgs {
     /// The endpoint's settings from a JSON file.
     #[arg(long, value_name = "FILE", conflicts_with = "settings")]
     settings_file: Option<PathBuf>,
-    /// How long the plugin's own code may run per request, in milliseconds.
+    /// The plugin's time per request, in milliseconds: all but the waits on Dify and on a
+    /// slow client (its sleeps count).
     #[arg(long, default_value_t = 30_000)]
     deadline_ms: u64,
+    /// All the time one request may take, waits included, in seconds.
+    #[arg(long, default_value_t = 600)]
+    wall_time_s: u64,
+    /// Requests of the plugin that may run at once; more wait briefly, then get 503.
+    #[arg(long, default_value_t = 256)]
+    in_flight: usize,
     /// Memory per instance, in MiB.
     #[arg(long, default_value_t = 64)]
     memory_mib: usize,
@@ -245,6 +252,8 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
     config.settings = settings;
     config.limits = Limits {
         deadline: Duration::from_millis(args.deadline_ms),
+        wall_time: Duration::from_secs(args.wall_time_s),
+        in_flight: args.in_flight,
         memory_bytes: args.memory_mib << 20,
         request_bytes: args.max_body_kib << 10,
         open_streams: args.max_streams,

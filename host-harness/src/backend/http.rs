@@ -7,12 +7,14 @@
 //! there does not panic either.
 
 use std::future::Future;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::dify_errors::{Api, map_error};
 use crate::backend::{AppError, AppKind};
+use crate::budget::waiting;
 
 /// Largest error body read from Dify.
 const MAX_ERROR_BODY: usize = 64 << 10;
@@ -45,17 +47,33 @@ impl Drop for IoRuntime {
 }
 
 /// Run `step` on the client's runtime and wait for it on this thread, whatever this thread is.
+/// The wait is the request's time spent on Dify (`crate::budget`), and lasts no longer than
+/// the request's wall time allows: past that, the step is aborted.
 fn run_on<T: Send + 'static>(
     handle: &tokio::runtime::Handle,
     step: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, AppError> {
     let (done, result) = std::sync::mpsc::sync_channel(1);
-    handle.spawn(async move {
+    let task = handle.spawn(async move {
         let _ = done.send(step.await);
     });
-    result
-        .recv()
-        .map_err(|_| AppError::Internal("the host's HTTP client stopped".into()))
+    let received = waiting(|limit| match limit {
+        Some(limit) => result.recv_timeout(limit).map_err(|e| match e {
+            RecvTimeoutError::Timeout => Some(limit),
+            RecvTimeoutError::Disconnected => None,
+        }),
+        None => result.recv().map_err(|_| None),
+    });
+    received.map_err(|timed_out| {
+        task.abort();
+        match timed_out {
+            Some(limit) => AppError::Timeout(format!(
+                "the request's wall time ran out after waiting {:.1} s for Dify",
+                limit.as_secs_f64()
+            )),
+            None => AppError::Internal("the host's HTTP client stopped".into()),
+        }
+    })
 }
 
 impl Http {

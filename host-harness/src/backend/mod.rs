@@ -35,6 +35,7 @@ pub mod record;
 pub mod select;
 mod service;
 
+pub use crate::budget::waiting;
 pub use dify_config::{DifyConfig, Secret};
 pub use inner::InnerBackend;
 pub use service::ServiceBackend;

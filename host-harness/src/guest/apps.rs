@@ -115,15 +115,16 @@ fn completion(req: apps::CompletionRequest, mode: ResponseMode) -> Result<AppReq
     )
 }
 
+/// The most events one `next-batch` returns, whatever the guest asks for.
+const MAX_BATCH: usize = 256;
+/// A batch stops growing once its events hold this many bytes.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
 type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl PluginState {
     /// Hand one call to the backend, logging it at debug level.
     fn invoke(&mut self, req: AppRequest) -> Result<Reply, AppError> {
-        self.blocking_call(|state| state.invoke_now(req))
-    }
-
-    fn invoke_now(&mut self, req: AppRequest) -> Result<Reply, AppError> {
         self.app_calls += 1;
         let described = log::log_enabled!(target: "dify_plugin_host::apps", log::Level::Debug)
             .then(|| {
@@ -146,6 +147,7 @@ impl PluginState {
     }
 
     fn blocking(&mut self, req: Result<AppRequest, AppError>) -> Answer<String> {
+        self.within_budget()?;
         let outcome = req.and_then(|req| match self.invoke(req)? {
             Reply::Blocking(json) => Ok(json),
             Reply::Streaming(_) => Err(AppError::Internal(
@@ -159,6 +161,7 @@ impl PluginState {
         &mut self,
         req: Result<AppRequest, AppError>,
     ) -> Answer<Resource<HostChunkStream>> {
+        self.within_budget()?;
         let stream = req.and_then(|req| {
             if self.open_streams >= self.max_open_streams {
                 return Err(AppError::Internal(format!(
@@ -219,7 +222,8 @@ impl apps::Host for PluginState {
 
 impl apps::HostChunkStream for PluginState {
     fn next(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
-        self.blocking_call(|state| state.next_now(stream))
+        self.within_budget()?;
+        self.next_now(stream)
     }
 
     fn next_batch(
@@ -227,7 +231,8 @@ impl apps::HostChunkStream for PluginState {
         stream: Resource<HostChunkStream>,
         max: u32,
     ) -> Answer<Vec<apps::Chunk>> {
-        self.blocking_call(|state| state.next_batch_now(stream, max))
+        self.within_budget()?;
+        self.next_batch_now(stream, max)
     }
 
     fn drop(&mut self, stream: Resource<HostChunkStream>) -> wasmtime::Result<()> {
@@ -285,7 +290,10 @@ impl PluginState {
                     break;
                 }
             }
-            if batch.len() >= max.max(1) as usize {
+            // The guest's `max`, but never more than the host's own bounds: a batch is built in
+            // host memory before it is copied into the guest's.
+            let bytes: usize = batch.iter().map(|c| c.data.len()).sum();
+            if batch.len() >= (max as usize).clamp(1, MAX_BATCH) || bytes >= MAX_BATCH_BYTES {
                 break;
             }
             match stream.inner.as_mut().and_then(|inner| inner.next_ready()) {

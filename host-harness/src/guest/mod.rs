@@ -7,6 +7,7 @@
 //! - `writer.rs`: the `response-writer` resource, handing what the plugin writes to `sink.rs`
 //!   (head before body, the size limit), which sends it into the request's response channel;
 //! - `logging.rs`: `log`, capped per request;
+//! - `clocks.rs`: WASI's sleeps, bounded by the request's budget (`crate::budget`);
 //! - `bindings.rs` (generated from the WIT), `resources.rs` (the host's types for the WIT
 //!   resources) and `state.rs` (the per-request store data, [`PluginState`]) serve them all.
 //!
@@ -16,6 +17,7 @@
 
 mod apps;
 mod bindings;
+mod clocks;
 mod logging;
 mod resources;
 mod sink;
@@ -23,6 +25,7 @@ mod state;
 mod writer;
 
 pub(crate) use bindings::{Plugin, PluginPre, endpoint, http};
+pub(crate) use clocks::{RequestClock, add_to_linker as add_clocks_to_linker};
 pub(crate) use resources::HostResponseWriter;
 pub(crate) use sink::ResponseSink;
 pub(crate) use state::PluginState;

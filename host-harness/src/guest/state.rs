@@ -1,7 +1,6 @@
 //! The store data of one request's instance: what every import needs.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
@@ -10,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::sink::ResponseSink;
 use crate::backend::{Backend, CallContext};
+use crate::budget::Budget;
 
 /// The store data of one request's instance.
 pub(crate) struct PluginState {
@@ -28,19 +28,15 @@ pub(crate) struct PluginState {
     pub app_calls: u32,
     pub events: u64,
     pub sink: ResponseSink,
-    /// When the request started, and how long it has spent blocked in host calls (waiting
-    /// for Dify, or for a slow client): the deadline counts only the rest.
-    pub started: Instant,
-    pub blocked: Duration,
+    /// The request's two clocks (`crate::budget`).
+    pub budget: Arc<Budget>,
 }
 
 impl PluginState {
-    /// Run a host call that may wait, counting the wait as blocked time.
-    pub(crate) fn blocking_call<R>(&mut self, call: impl FnOnce(&mut Self) -> R) -> R {
-        let start = Instant::now();
-        let result = call(self);
-        self.blocked += start.elapsed();
-        result
+    /// Fail the host call, and so the request, once a clock of its budget has run out: a
+    /// plugin woken at its deadline is stopped at its next host call if not before.
+    pub(crate) fn within_budget(&self) -> wasmtime::Result<()> {
+        Ok(self.budget.check()?)
     }
 }
 

@@ -14,7 +14,8 @@ impl http::HostResponseWriter for PluginState {
         _: Resource<HostResponseWriter>,
         head: http::ResponseHead,
     ) -> wasmtime::Result<Result<(), WriteError>> {
-        Ok(self.blocking_call(|state| state.sink.send_head(head.status, head.headers)))
+        self.within_budget()?;
+        Ok(self.sink.send_head(head.status, head.headers))
     }
 
     fn write(
@@ -22,7 +23,8 @@ impl http::HostResponseWriter for PluginState {
         _: Resource<HostResponseWriter>,
         bytes: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WriteError>> {
-        Ok(self.blocking_call(|state| state.sink.write(bytes)))
+        self.within_budget()?;
+        Ok(self.sink.write(bytes))
     }
 
     fn drop(&mut self, writer: Resource<HostResponseWriter>) -> wasmtime::Result<()> {

@@ -12,14 +12,26 @@ use crate::backend::Backend;
 pub struct Limits {
     /// Linear memory an instance may grow to, in bytes.
     pub memory_bytes: usize,
-    /// How long the plugin's own code may run for one request (time blocked in host calls,
-    /// such as waiting for Dify or for a slow HTTP client, does not count).
+    /// The plugin's time for one request: wall time less the time spent waiting on Dify and
+    /// on a slow HTTP client. Its own code, its sleeps and polls, and host work done for it
+    /// all count (`crate::budget`). Past it: 504, or a cut body after the head.
     pub deadline: Duration,
+    /// All the time one request may take, waits included.
+    pub wall_time: Duration,
+    /// How long one write may wait for an HTTP client that does not read.
+    pub write_timeout: Duration,
+    /// Requests of this plugin that may run at once (each holds an instance and a thread).
+    pub in_flight: usize,
+    /// Requests that may wait for a free slot, beyond which a request is refused (503).
+    pub queue_length: usize,
+    /// How long a request may wait in that queue.
+    pub queue_wait: Duration,
     /// App streams one request may hold open at once.
     pub open_streams: usize,
     /// Largest response body, in bytes.
     pub response_bytes: usize,
-    /// Response chunks buffered between the plugin and a slow reader.
+    /// Response pieces (each at most 64 KiB) buffered between the plugin and a slow reader:
+    /// at most this many times 64 KiB of one response waits in the host.
     pub response_buffer: usize,
     /// Log lines one request may write.
     pub log_lines: usize,
@@ -32,9 +44,15 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             deadline: Duration::from_secs(30),
+            // The daemon's own cap on a plugin call (PLUGIN_MAX_EXECUTION_TIMEOUT).
+            wall_time: Duration::from_secs(600),
+            write_timeout: Duration::from_secs(30),
+            in_flight: 256,
+            queue_length: 64,
+            queue_wait: Duration::from_secs(1),
             open_streams: 16,
             response_bytes: 64 << 20,
-            response_buffer: 64,
+            response_buffer: 16,
             log_lines: 1000,
             request_bytes: 10 << 20,
         }

@@ -5,19 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::Duration;
 
 use wasmtime::Engine;
 
 use super::config::HostError;
-
-/// How often the epoch advances: the granularity of request deadlines.
-pub(super) const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Epoch ticks in `time`, at least one.
-pub(super) fn ticks(time: Duration) -> u64 {
-    (time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
-}
+use crate::budget::EPOCH_TICK;
 
 /// Advances the engine's epoch while any runtime or plugin needs deadlines.
 pub(super) struct Ticker {

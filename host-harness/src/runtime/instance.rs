@@ -6,29 +6,44 @@
 
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
 
 use super::config::{Limits, PluginConfig};
-use super::epoch::ticks;
 use crate::backend::CallContext;
+use crate::budget::{Budget, OutOfTime, Spent, ticks};
 use crate::endpoint::{EndpointRequest, PluginFailure};
 use crate::guest::ResponseSink;
-use crate::guest::{self, HostResponseWriter, PluginState, endpoint::HandlerError, http};
+use crate::guest::{
+    self, HostResponseWriter, PluginState, RequestClock, endpoint::HandlerError, http,
+};
 use crate::response::{Message, Outbox};
 use dify_plugin_wire::router::Router;
 
 /// How much of a plugin's stdout/stderr is kept per request.
 const OUTPUT_CAPTURE: usize = 64 * 1024;
+/// How long `routes()` may take at load, sleeps included.
+const LOAD_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A request matched to one of the plugin's endpoints.
 pub(crate) struct RoutedRequest {
     pub(super) route: String,
     pub(super) values: Vec<(String, String)>,
     pub(super) request: EndpointRequest,
+}
+
+impl RoutedRequest {
+    /// The request, for a front end that fills in its body after routing.
+    pub(crate) fn request_mut(&mut self) -> &mut EndpointRequest {
+        &mut self.request
+    }
+}
+
+fn millis(time: Duration) -> u64 {
+    u64::try_from(time.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What it takes to run the plugin: the pre-linked component and its configuration.
@@ -43,7 +58,8 @@ impl Code {
     /// Ask a fresh instance for its endpoints.
     pub(super) fn read_routes(&self) -> Result<Router, String> {
         let (tx, _rx) = sync_channel::<Message>(1);
-        let mut store = self.store(Box::new(tx));
+        let budget = Budget::new(LOAD_DEADLINE, LOAD_DEADLINE);
+        let mut store = self.store(Box::new(tx), budget);
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -51,12 +67,19 @@ impl Code {
         let routes = instance
             .dify_plugin_endpoint()
             .call_routes(&mut store)
-            .map_err(|e| format!("its routes() trapped: {e:?}"))?;
+            .and_then(|routes| Ok(store.data().budget.check().map(|()| routes)?))
+            .map_err(|e| match store.data().budget.left() {
+                Err(_) => format!(
+                    "its routes() took longer than {} s",
+                    LOAD_DEADLINE.as_secs_f64()
+                ),
+                Ok(_) => format!("its routes() trapped: {e:?}"),
+            })?;
         Router::new(routes.into_iter().map(|r| (r.method, r.path)))
     }
 
-    /// A fresh store with the plugin's limits, its response going to `outbox`.
-    fn store(&self, outbox: Box<dyn Outbox>) -> Store<PluginState> {
+    /// A fresh store with the plugin's limits and `budget`, its response going to `outbox`.
+    fn store(&self, outbox: Box<dyn Outbox>, budget: Arc<Budget>) -> Store<PluginState> {
         let limits = &self.config.limits;
         let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
         // No environment, arguments, directories, sockets or name lookups: the builder grants
@@ -68,6 +91,7 @@ impl Code {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .monotonic_clock(RequestClock(budget.started()))
             .build();
         let state = PluginState {
             wasi,
@@ -90,21 +114,18 @@ impl Code {
             app_calls: 0,
             events: 0,
             sink: ResponseSink::new(outbox, limits.response_bytes),
-            started: Instant::now(),
-            blocked: Duration::ZERO,
+            budget,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        // The deadline is for the plugin's own run time: when the epoch reaches it, time spent
-        // blocked in host calls (waiting for Dify, for a slow client) is given back.
-        let deadline = limits.deadline;
-        store.set_epoch_deadline(ticks(deadline));
-        store.epoch_deadline_callback(move |store| {
-            let state = store.data();
-            let own = state.started.elapsed().saturating_sub(state.blocked);
-            Ok(match deadline.checked_sub(own) {
-                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(left)),
-                _ => UpdateDeadline::Interrupt,
+        // When the epoch reaches the deadline, the budget says how much is really left (waits
+        // on Dify and on the client were given back), or that a clock ran out.
+        let first = store.data().budget.left().unwrap_or(Duration::ZERO);
+        store.set_epoch_deadline(ticks(first));
+        store.epoch_deadline_callback(|store| {
+            Ok(match store.data().budget.left() {
+                Ok(left) => UpdateDeadline::Continue(ticks(left)),
+                Err(_) => UpdateDeadline::Interrupt,
             })
         });
         store
@@ -113,10 +134,14 @@ impl Code {
     /// Run one request in a fresh instance, on the current thread.
     pub(super) fn run(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) {
         let limits = &self.config.limits;
-        let mut store = self.store(outbox);
+        let budget = Budget::new(limits.deadline, limits.wall_time);
+        // The waits this thread reports while the request runs are the request's.
+        let _entered = budget.enter();
+        let mut store = self.store(outbox, budget);
         let output = store.data().output.clone();
         let result = self.call(&mut store, req);
-        let result = result.map_err(|trap| self.explain_trap(&trap, &output, limits));
+        let budget = store.data().budget.clone();
+        let result = result.map_err(|trap| self.explain_trap(&trap, &output, limits, &budget));
         self.forward_output(&output);
         if let Err(failure) = &result {
             log::warn!(target: "dify_plugin_host::plugin", "[{}] {failure}", self.name);
@@ -171,9 +196,17 @@ impl Code {
         trap: &wasmtime::Error,
         output: &MemoryOutputPipe,
         limits: &Limits,
+        budget: &Budget,
     ) -> PluginFailure {
-        if let Some(wasmtime::Trap::Interrupt) = trap.downcast_ref::<wasmtime::Trap>() {
-            return PluginFailure::Deadline(limits.deadline.as_millis() as u64);
+        let interrupted = matches!(
+            trap.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        );
+        if interrupted || trap.is::<OutOfTime>() {
+            return match budget.left() {
+                Err(Spent::Wall(wall)) => PluginFailure::WallTime(millis(wall)),
+                _ => PluginFailure::Deadline(millis(limits.deadline)),
+            };
         }
         // With `trap_on_grow_failure`, a refused `memory.grow` traps with this text.
         if format!("{trap:?}").contains("forcing trap when growing memory") {
@@ -193,9 +226,11 @@ impl Code {
             .take(2)
             .collect::<Vec<_>>()
             .join(" ");
+        // A trap says what it is; any other failure (a copy limit, a wrong handle, the handle
+        // cap) is wrapped in wasmtime's backtrace context, so say its root cause.
         let cause = trap
             .downcast_ref::<wasmtime::Trap>()
-            .map_or_else(|| format!("{trap}"), |t| t.to_string());
+            .map_or_else(|| trap.root_cause().to_string(), |t| t.to_string());
         if panic.is_empty() {
             PluginFailure::Trap(cause)
         } else {

@@ -13,6 +13,7 @@
 //! - `workers.rs`: the threads requests run on, kept for reuse;
 //! - `epoch.rs`: the clock that deadlines are counted in.
 
+mod admission;
 mod config;
 mod epoch;
 mod instance;
@@ -30,12 +31,16 @@ pub use config::{HostError, Limits, PluginConfig};
 pub use plugin::Plugin;
 
 use crate::guest::{self, PluginState};
+use admission::Slots;
 use epoch::Ticker;
 use instance::Code;
 use workers::Workers;
 
 /// Instances that can be live at once, across all plugins of a runtime.
 const MAX_LIVE_INSTANCES: u32 = 1000;
+/// Requests that may run at once across the runtime: below the pool's size, so that loading a
+/// plugin (which needs an instance for `routes()`) and a flood of requests never exhaust it.
+const MAX_REQUESTS: usize = 900;
 /// The most linear memory any instance may have; each plugin's own limit is lower.
 const MAX_MEMORY: usize = 1 << 30;
 /// The wasm engine, the host's imports, and the components compiled so far.
@@ -47,6 +52,8 @@ pub struct Runtime {
     /// Where compiled components are kept across processes, if anywhere.
     cache_dir: Option<PathBuf>,
     workers: Arc<Workers>,
+    /// The runtime's request slots, shared by its plugins.
+    slots: Arc<Slots>,
     ticker: Arc<Ticker>,
 }
 
@@ -87,6 +94,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        guest::add_clocks_to_linker(&mut linker).map_err(engine_error)?;
         guest::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             .map_err(engine_error)?;
         let ticker = Ticker::start(engine.clone())?;
@@ -96,6 +104,7 @@ impl Runtime {
             compiled: Mutex::new(HashMap::new()),
             cache_dir: None,
             workers: Arc::default(),
+            slots: Slots::new("the host", MAX_REQUESTS),
             ticker,
         })
     }
@@ -143,6 +152,7 @@ impl Runtime {
         Ok(Plugin::new(
             code,
             router,
+            self.slots.clone(),
             self.workers.clone(),
             self.ticker.clone(),
         ))

@@ -1,9 +1,10 @@
 //! A loaded plugin: its code, its endpoints, and the requests it is running.
 
+use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use super::admission::{self, Admitted, Queue, Slots};
 use super::config::PluginConfig;
 use super::epoch::Ticker;
 use super::instance::{Code, RoutedRequest};
@@ -17,7 +18,10 @@ use dify_plugin_wire::router::{Route, Routed, Router};
 struct Loaded {
     code: Code,
     router: Router,
-    in_flight: InFlight,
+    /// Its slots: requests running now (their instance not yet dropped).
+    slots: Arc<Slots>,
+    /// The host's slots, shared by every plugin of the runtime.
+    host_slots: Arc<Slots>,
     workers: Arc<Workers>,
     _ticker: Arc<Ticker>,
 }
@@ -32,18 +36,40 @@ impl Plugin {
     pub(super) fn new(
         code: Code,
         router: Router,
+        host_slots: Arc<Slots>,
         workers: Arc<Workers>,
         ticker: Arc<Ticker>,
     ) -> Self {
+        let limit = code.config.limits.in_flight;
+        let slots = Slots::new(format!("plugin {}", code.name), limit);
         Plugin {
             inner: Arc::new(Loaded {
                 code,
                 router,
-                in_flight: InFlight::default(),
+                slots,
+                host_slots,
                 workers,
                 _ticker: ticker,
             }),
         }
+    }
+
+    fn queue(&self) -> Queue {
+        let limits = &self.config().limits;
+        Queue {
+            length: limits.queue_length,
+            wait: limits.queue_wait,
+        }
+    }
+
+    /// Take the slots a request needs, waiting in the queue on this thread.
+    fn admit_blocking(&self) -> Result<Admitted, PluginFailure> {
+        admission::admit_blocking(&self.inner.slots, &self.inner.host_slots, self.queue())
+    }
+
+    /// Take the slots a request needs, waiting in the queue without blocking async code.
+    pub(crate) async fn admit(&self) -> Result<Admitted, PluginFailure> {
+        admission::admit(&self.inner.slots, &self.inner.host_slots, self.queue()).await
     }
 
     /// The plugin's name (its file name without `.wasm`).
@@ -58,21 +84,14 @@ impl Plugin {
 
     /// How many requests are running now (their instance not yet dropped).
     pub fn in_flight(&self) -> usize {
-        *self.inner.in_flight.lock()
+        self.inner.slots.taken()
     }
 
     /// Wait until no request is running, at most `timeout`. Returns whether it got there.
     /// A request whose reader went away keeps running until the plugin notices (its next
     /// write fails); this is how a caller waits for that without guessing a delay.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        let guard = self.inner.in_flight.lock();
-        let (guard, _) = self
-            .inner
-            .in_flight
-            .idle
-            .wait_timeout_while(guard, timeout, |n| *n > 0)
-            .unwrap_or_else(|p| p.into_inner());
-        *guard == 0
+        self.inner.slots.wait_idle(timeout)
     }
 
     /// The endpoints the plugin declared.
@@ -88,8 +107,12 @@ impl Plugin {
             Ok(routed) => routed,
             Err(refusal) => return refusal.into_response(),
         };
+        let admitted = match self.admit_blocking() {
+            Ok(admitted) => admitted,
+            Err(busy) => return EndpointResponse::failed(&busy),
+        };
         let (tx, rx) = sync_channel(self.config().limits.response_buffer.max(1));
-        match self.start(routed, Box::new(tx)) {
+        match self.start(routed, Box::new(tx), admitted) {
             Ok(()) => EndpointResponse::from_channel(rx),
             Err(failure) => EndpointResponse::failed(&failure),
         }
@@ -106,10 +129,13 @@ impl Plugin {
             Ok(routed) => routed,
             Err(refusal) => return refusal.into_response(),
         };
+        let admitted = match self.admit_blocking() {
+            Ok(admitted) => admitted,
+            Err(busy) => return EndpointResponse::failed(&busy),
+        };
         let (tx, rx) = std::sync::mpsc::channel();
-        *self.inner.in_flight.lock() += 1;
         self.inner.code.run(routed, Box::new(tx));
-        self.inner.in_flight.finish();
+        drop(admitted);
         EndpointResponse::from_channel(rx)
     }
 
@@ -159,22 +185,21 @@ impl Plugin {
         routes.join(", ")
     }
 
-    /// Run a routed request on its own thread, sending the response into `outbox`.
+    /// Run an admitted, routed request on its own thread, sending the response into
+    /// `outbox`. Its slots are given back once its instance is dropped.
     pub(crate) fn start(
         &self,
         req: RoutedRequest,
         outbox: Box<dyn Outbox>,
+        admitted: Admitted,
     ) -> Result<(), PluginFailure> {
         let loaded = self.inner.clone();
-        *self.inner.in_flight.lock() += 1;
         let spawned = self.inner.workers.run(Box::new(move || {
             loaded.code.run(req, outbox);
-            loaded.in_flight.finish();
+            drop(admitted);
         }));
-        spawned.map_err(|e| {
-            self.inner.in_flight.finish();
-            PluginFailure::Host(format!("cannot start a thread for the request: {e}"))
-        })
+        spawned
+            .map_err(|e| PluginFailure::Host(format!("cannot start a thread for the request: {e}")))
     }
 }
 
@@ -190,26 +215,5 @@ pub(crate) struct Refusal {
 impl Refusal {
     fn into_response(self) -> EndpointResponse {
         EndpointResponse::host_text(self.status, self.text, self.allow.map(|a| ("allow", a)))
-    }
-}
-
-/// Counts running requests, and wakes those waiting for none.
-#[derive(Default)]
-struct InFlight {
-    count: Mutex<usize>,
-    idle: Condvar,
-}
-
-impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.count.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn finish(&self) {
-        let mut count = self.lock();
-        *count -= 1;
-        if *count == 0 {
-            self.idle.notify_all();
-        }
     }
 }

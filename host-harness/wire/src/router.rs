@@ -4,13 +4,36 @@
 //! value `app_id` matching one non-empty segment, `<path:rest>` matches the rest of the path
 //! and must come last. Values are percent-decoded. A `GET` endpoint also answers `HEAD`, as
 //! werkzeug's do. The host routes before the plugin runs, so a 404 or 405 costs no instance.
+//!
+//! The declarations come from the plugin, so they are bounded before anything else is done
+//! with them: at most [`MAX_ROUTES`] endpoints, patterns of at most [`MAX_PATTERN_LEN`] bytes
+//! and methods of at most [`MAX_METHOD_LEN`] bytes. Duplicates are found with a hash set, so
+//! loading costs time linear in what was declared.
+
+use std::collections::HashSet;
 
 use percent_encoding::percent_decode_str;
+
+/// The most endpoints a plugin may declare. Dify plugins declare a handful (the official
+/// ones, fewer than ten); a generous cap keeps the per-request scan of the routes, and the
+/// load, cheap whatever a plugin's manifest says.
+pub const MAX_ROUTES: usize = 256;
+
+/// The longest endpoint pattern, in bytes. Real patterns are a few dozen bytes; this bounds
+/// the parse and every error message that quotes a pattern.
+pub const MAX_PATTERN_LEN: usize = 1024;
+
+/// The longest method, in bytes. The longest allowed one, `OPTIONS`, has 7; this bounds the
+/// upper-casing and the error message of a method that is not allowed.
+pub const MAX_METHOD_LEN: usize = 16;
+
+/// How much of a refused over-long pattern an error message quotes, in characters.
+const QUOTED: usize = 64;
 
 /// The methods Dify allows in an endpoint declaration.
 const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Segment {
     Literal(String),
     /// `<name>` or `<string:name>`: one non-empty segment.
@@ -55,23 +78,38 @@ pub struct Router {
 
 impl Router {
     /// Check and compile the declared `(method, pattern)` pairs.
+    ///
+    /// Refused: more than [`MAX_ROUTES`] pairs, a pattern longer than [`MAX_PATTERN_LEN`] or a
+    /// method longer than [`MAX_METHOD_LEN`] bytes (all checked before any pattern is
+    /// parsed), a pattern or method Dify would not accept, the same method and pattern twice,
+    /// and no endpoints at all.
     pub fn new(declared: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
-        let mut routes: Vec<Route> = Vec::new();
-        for (method, path) in declared {
-            let route = parse(&method, &path)?;
-            if routes
-                .iter()
-                .any(|r| r.method == route.method && r.segments == route.segments)
-            {
+        let mut declared = declared.into_iter();
+        // Take one more than allowed, to know whether there are too many without keeping them.
+        let kept: Vec<(String, String)> = declared.by_ref().take(MAX_ROUTES + 1).collect();
+        if kept.len() > MAX_ROUTES {
+            let total = kept.len().saturating_add(declared.count());
+            return Err(format!(
+                "the plugin declares {total} endpoints; at most {MAX_ROUTES} are allowed"
+            ));
+        }
+        for (method, path) in &kept {
+            check_lengths(method, path)?;
+        }
+        if kept.is_empty() {
+            return Err("the plugin declares no endpoints".into());
+        }
+        let mut routes: Vec<Route> = Vec::with_capacity(kept.len());
+        let mut seen: HashSet<(String, Vec<Segment>)> = HashSet::with_capacity(kept.len());
+        for (method, path) in &kept {
+            let route = parse(method, path)?;
+            if !seen.insert((route.method.clone(), route.segments.clone())) {
                 return Err(format!(
                     "the endpoint {} {path} is declared twice",
                     route.method
                 ));
             }
             routes.push(route);
-        }
-        if routes.is_empty() {
-            return Err("the plugin declares no endpoints".into());
         }
         Ok(Router { routes })
     }
@@ -109,6 +147,27 @@ impl Router {
             Routed::MethodNotAllowed(allowed)
         }
     }
+}
+
+/// The length caps, checked before a pattern is parsed or quoted whole.
+fn check_lengths(method: &str, path: &str) -> Result<(), String> {
+    if path.len() > MAX_PATTERN_LEN {
+        let quoted = match path.char_indices().nth(QUOTED) {
+            Some((end, _)) => format!("{}…", &path[..end]),
+            None => path.to_owned(),
+        };
+        return Err(format!(
+            "endpoint path '{quoted}' is {} bytes long; at most {MAX_PATTERN_LEN} are allowed",
+            path.len()
+        ));
+    }
+    if method.len() > MAX_METHOD_LEN {
+        return Err(format!(
+            "endpoint '{path}' has a method of {} bytes; at most {MAX_METHOD_LEN} are allowed",
+            method.len()
+        ));
+    }
+    Ok(())
 }
 
 fn parse(method: &str, path: &str) -> Result<Route, String> {
@@ -294,5 +353,97 @@ mod tests {
             Router::new(Vec::new()).unwrap_err(),
             "the plugin declares no endpoints"
         );
+    }
+
+    fn declared(n: usize) -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| ("GET".to_owned(), format!("/r{i}/<id>/x")))
+            .collect()
+    }
+
+    #[test]
+    fn too_many_endpoints_are_refused_quickly_with_the_count() {
+        let start = std::time::Instant::now();
+        assert_eq!(
+            Router::new(declared(100_000)).unwrap_err(),
+            "the plugin declares 100000 endpoints; at most 256 are allowed"
+        );
+        assert_eq!(
+            Router::new(declared(MAX_ROUTES + 1)).unwrap_err(),
+            "the plugin declares 257 endpoints; at most 256 are allowed"
+        );
+        // Linear work, no parsing: far below the 108 s the quadratic check took.
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_cap_is_checked_before_any_pattern() {
+        // Bad patterns past the cap are never parsed: the count is the error.
+        let mut many = declared(MAX_ROUTES);
+        many.push(("FETCH".into(), "no-slash".into()));
+        assert!(
+            Router::new(many)
+                .unwrap_err()
+                .starts_with("the plugin declares 257")
+        );
+    }
+
+    #[test]
+    fn long_patterns_and_methods_are_refused_with_the_limit() {
+        let long = format!("/{}", "a".repeat(20_000));
+        let err = Router::new([("GET".to_owned(), long)]).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "endpoint path '/{}…' is 20001 bytes long; at most 1024 are allowed",
+                "a".repeat(63)
+            )
+        );
+        // Exactly at the cap is fine.
+        let at_cap = format!("/{}", "a".repeat(MAX_PATTERN_LEN - 1));
+        assert!(Router::new([("GET".to_owned(), at_cap)]).is_ok());
+        assert_eq!(
+            Router::new([("G".repeat(1 << 20), "/x".to_owned())]).unwrap_err(),
+            "endpoint '/x' has a method of 1048576 bytes; at most 16 are allowed"
+        );
+        // A multi-byte character at the quoting point is not split.
+        let wide = format!("/{}", "é".repeat(1000));
+        assert!(
+            Router::new([("GET".to_owned(), wide)])
+                .unwrap_err()
+                .contains("2001 bytes")
+        );
+    }
+
+    #[test]
+    fn duplicates_are_still_found() {
+        let err = Router::new([
+            ("GET".to_owned(), "/a/<id>".to_owned()),
+            ("POST".to_owned(), "/a/<id>".to_owned()),
+            ("get".to_owned(), "/a/<id>".to_owned()),
+        ])
+        .unwrap_err();
+        assert_eq!(err, "the endpoint GET /a/<id> is declared twice");
+        // The same pattern under another method, or another name, is another endpoint.
+        assert!(
+            Router::new([
+                ("GET".to_owned(), "/a/<id>".to_owned()),
+                ("PUT".to_owned(), "/a/<id>".to_owned()),
+                ("GET".to_owned(), "/a/<other>/b".to_owned()),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_most_endpoints_allowed_load_fast() {
+        let start = std::time::Instant::now();
+        let router = Router::new(declared(MAX_ROUTES)).unwrap();
+        assert_eq!(router.routes().len(), MAX_ROUTES);
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert!(matches!(
+            router.route("GET", "/r255/7/x"),
+            Routed::Found { .. }
+        ));
     }
 }

@@ -3,7 +3,9 @@
 //! Mirrors `BaseAppGenerator._validate_inputs` (Dify `api/core/app/apps/base_app_generator.py`):
 //! variables are checked in form order and the first failure is reported. Messages were
 //! checked against the recorded exchanges (`inner-13`, `inner-14`, `inner-15`). Unknown extra
-//! keys are accepted silently, as `inner-17` shows.
+//! keys are accepted silently, as `inner-17` shows. Text longer than its variable's
+//! `max_length` is the only length Dify refuses (`inner-16`); the mock's own bounds, where
+//! Dify has none, are in `limits.rs`.
 
 use serde_json::{Map, Value};
 
@@ -38,7 +40,11 @@ fn check(field: &InputField, value: Option<&Value>) -> Result<(), String> {
                     python_list(&field.options)
                 ));
             }
-            if let Some(max) = field.max_length
+            // Dify: `if variable_entity.max_length and len(value) > max_length`, for
+            // text-input and paragraph only: a `max_length` of 0 is no limit, and `len`
+            // counts code points (DIFY `base_app_generator.py` `_validate_inputs`).
+            if field.field_type != FieldType::Select
+                && let Some(max) = field.max_length.filter(|&max| max > 0)
                 && text.chars().count() > max
             {
                 return Err(format!(
@@ -87,6 +93,8 @@ mod tests {
             validate(&form, &inputs(json!({"name": "x".repeat(49)}))).unwrap_err(),
             "name in input form must be less than 48 characters"
         );
+        // Checked in characters, as Python's len(): 48 two-byte characters pass.
+        assert!(validate(&form, &inputs(json!({"name": "é".repeat(48)}))).is_ok());
         // inner-17: unknown keys pass
         assert!(validate(&form, &inputs(json!({"name": "Alice", "extra": 1}))).is_ok());
     }
@@ -108,5 +116,21 @@ mod tests {
             validate(&form, &inputs(json!({"n": "three"}))).unwrap_err(),
             "n in input form must be a valid number"
         );
+    }
+
+    #[test]
+    fn max_length_applies_as_in_dify() {
+        // A paragraph is checked like a text input; 4 MiB is refused with the limit named.
+        let mut para = InputField::text("body").max_length(1000);
+        para.field_type = FieldType::Paragraph;
+        assert_eq!(
+            validate(&[para], &inputs(json!({"body": "w ".repeat(2 << 20)}))).unwrap_err(),
+            "body in input form must be less than 1000 characters"
+        );
+        // 0 is no limit (Python's falsy `max_length`), and a select has none.
+        let unlimited = InputField::text("t").max_length(0);
+        assert!(validate(&[unlimited], &inputs(json!({"t": "long text"}))).is_ok());
+        let select = InputField::select("s", &["abc"]).max_length(1);
+        assert!(validate(&[select], &inputs(json!({"s": "abc"}))).is_ok());
     }
 }

@@ -24,15 +24,18 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Block until the gate opens.
+    /// Block until the gate opens. The wait stands for a slow Dify: it is not the plugin's
+    /// time (`crate::budget`).
     pub(crate) fn pass(&self) {
-        let mut state = self.lock();
-        state.waiting += 1;
-        self.changed.notify_all();
-        while !state.open {
-            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-        state.waiting -= 1;
+        crate::budget::waiting(|_| {
+            let mut state = self.lock();
+            state.waiting += 1;
+            self.changed.notify_all();
+            while !state.open {
+                state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            state.waiting -= 1;
+        });
     }
 }
 

@@ -13,18 +13,30 @@
 //!   [`MockDify::with_completion_defect`] reproduces that.
 //! - Conversations are scoped to app, workspace and calling user, as in Dify, where the
 //!   conversation's end user must match the caller's.
+//!
+//! Bounds: the mock is the default backend, so a plugin must not be able to make it use
+//! memory or time out of proportion to what it sends.
+//! - Inputs are bounded as Dify bounds them, by their form variable's `max_length`
+//!   (`forms.rs`). Where Dify has no limit, the mock refuses after Dify's own checks, with a
+//!   400 `invalid_param` that names the limit: a query over [`MAX_QUERY_BYTES`], an input
+//!   value over [`MAX_INPUT_BYTES`], an input name over [`MAX_INPUT_NAME_BYTES`], inputs and
+//!   files over [`MAX_REQUEST_BYTES`] of JSON (`limits.rs` says why these).
+//! - A stream's events are made as the plugin reads them, one per read (`runs.rs`): an open
+//!   stream holds its run, never its events.
+//! - The call log keeps the last [`KEPT`] calls as summaries: long fields are cut (see
+//!   [`ReceivedCall`]), so a full log takes at most about 64 MiB (some 6 KiB a call)
+//!   whatever the plugins send.
 
 mod app;
 mod demo;
 mod file;
 mod forms;
 mod gate;
+mod limits;
 mod runs;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use serde_json::Value;
 
 pub use app::{AppMode, Behaviour, FieldType, InputField, MockApp};
 pub use demo::DemoApps;
@@ -39,6 +51,32 @@ use runs::Run;
 /// How many calls and conversations the mock remembers: a mock behind a long-running
 /// `serve` must not grow without bound. The oldest go first.
 pub const KEPT: usize = 10_000;
+
+/// The longest query the mock accepts, in bytes (Dify has no limit; `limits.rs`).
+pub const MAX_QUERY_BYTES: usize = 1 << 20;
+
+/// The longest input value the mock accepts: a string's bytes, or another value's JSON.
+pub const MAX_INPUT_BYTES: usize = 1 << 20;
+
+/// The longest input name the mock accepts, in bytes.
+pub const MAX_INPUT_NAME_BYTES: usize = 256;
+
+/// The most JSON the inputs and files of one call may take together, in bytes: the plugin
+/// daemon's default limit on one plugin message.
+pub const MAX_REQUEST_BYTES: usize = 5 << 20;
+
+/// How much of the query a logged call keeps, in bytes; likewise of its inputs (their
+/// memory, or the start of their JSON once cut).
+pub const LOGGED_TEXT_BYTES: usize = 2048;
+
+/// How much of the files a logged call keeps, in bytes, as for the inputs.
+pub const LOGGED_FILES_BYTES: usize = 1024;
+
+/// How much of the app id, conversation id and user a logged call keeps, in bytes.
+pub const LOGGED_ID_BYTES: usize = 128;
+
+/// The only key of a logged call's `inputs` when they were cut.
+pub const TRUNCATED_KEY: &str = "(truncated)";
 
 /// A mock Dify. Cheap to clone: clones share the same workspaces and call log.
 #[derive(Clone, Default)]
@@ -80,11 +118,21 @@ struct Conversation {
 }
 
 /// One call the mock received, and what became of it.
+///
+/// The request is a summary, so that [`KEPT`] calls stay small whatever the plugins send:
+/// a field longer than its cap keeps its first bytes (to a character boundary) followed by
+/// `…[cut N of M bytes]`. The caps: the query [`LOGGED_TEXT_BYTES`]; the app id, conversation
+/// id and user [`LOGGED_ID_BYTES`]; inputs that would take more than about
+/// [`LOGGED_TEXT_BYTES`] of memory become one key, [`TRUNCATED_KEY`], whose value is the
+/// first [`LOGGED_TEXT_BYTES`] of their JSON and the marker; files over
+/// [`LOGGED_FILES_BYTES`] become one string, likewise. Memory rather than JSON length decides,
+/// since many small values take far more of it than their JSON. Short requests (a few
+/// inputs, a query of a paragraph) are kept whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedCall {
     /// Who called (the workspace and user the host bound the plugin to).
     pub ctx: CallContext,
-    /// What the plugin asked for.
+    /// What the plugin asked for, long fields cut (see above).
     pub request: AppRequest,
     /// What happened.
     pub outcome: CallOutcome,
@@ -199,6 +247,9 @@ impl MockDify {
 
     /// Dify's checks, in Dify's order, then the run.
     fn run(&self, ctx: &CallContext, req: &AppRequest) -> Result<Run, DifyError> {
+        // Measured before taking the lock, which every plugin's calls share; reported in
+        // its place below.
+        let bounded = limits::check(req);
         let mut state = self.lock();
         if ctx.tenant_id.is_empty() {
             return Err(DifyError::invalid_param("tenant_id is required"));
@@ -213,7 +264,7 @@ impl MockDify {
         if app.mode == AppMode::Completion && state.completion_defect {
             return Err(DifyError::new(500, "unknown", "Internal Server Error"));
         }
-        let query = req.query.clone().unwrap_or_default();
+        let query = req.query.as_deref().unwrap_or_default();
         if app.mode.is_chat() && query.is_empty() {
             return Err(DifyError::invalid_param("missing query"));
         }
@@ -236,8 +287,10 @@ impl MockDify {
             _ => None,
         };
         forms::validate(&app.form, &req.inputs).map_err(DifyError::invalid_param)?;
+        // After Dify's checks, so that Dify's own message wins where it has a limit.
+        bounded.map_err(DifyError::invalid_param)?;
 
-        let mut run = Run::new(&app, query, req.inputs.clone());
+        let mut run = Run::new(&app, query.to_owned(), req.inputs.clone());
         let user_key = (ctx.tenant_id.clone(), ctx.user_id.clone());
         run.end_user_id = state
             .end_users
@@ -281,7 +334,7 @@ impl MockDify {
     ) -> Arc<Mutex<ReceivedCall>> {
         let call = Arc::new(Mutex::new(ReceivedCall {
             ctx: ctx.clone(),
-            request: req,
+            request: limits::summary(req),
             outcome,
         }));
         let mut state = self.lock();
@@ -317,7 +370,7 @@ impl Backend for MockDify {
                 let gate = self.lock().gates.get(&req.app_id).cloned();
                 let call = self.record(ctx, req, CallOutcome::Streaming);
                 Ok(Reply::Streaming(Box::new(MockStream {
-                    events: run.events().into_iter(),
+                    events: run.into_events(),
                     call,
                     delivered: 0,
                     finished: false,
@@ -328,9 +381,9 @@ impl Backend for MockDify {
     }
 }
 
-/// A streaming run: hands out its events one by one and records how it ended.
+/// A streaming run: makes its events one by one as they are read, and records how it ended.
 struct MockStream {
-    events: std::vec::IntoIter<Value>,
+    events: runs::Events,
     call: Arc<Mutex<ReceivedCall>>,
     delivered: usize,
     finished: bool,
@@ -344,7 +397,8 @@ impl MockStream {
 }
 
 impl EventStream for MockStream {
-    /// Events are in memory: always ready, unless a gate holds the next one.
+    /// Events are made on demand, without waiting: always ready, unless a gate holds the
+    /// next one.
     fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
         (!self.gated()).then(|| self.next_event())
     }
@@ -393,5 +447,138 @@ impl Drop for MockStream {
                 delivered: self.delivered,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::AppKind;
+    use serde_json::{Map, Value, json};
+
+    fn ctx() -> CallContext {
+        CallContext {
+            tenant_id: DemoApps::TENANT.into(),
+            user_id: String::new(),
+        }
+    }
+
+    fn request(app_id: &str, query: Option<String>, inputs: Value) -> AppRequest {
+        AppRequest {
+            kind: if query.is_some() {
+                AppKind::Chat
+            } else {
+                AppKind::Workflow
+            },
+            app_id: app_id.into(),
+            query,
+            inputs: inputs.as_object().cloned().unwrap_or_default(),
+            conversation_id: None,
+            files: Vec::new(),
+            user: None,
+            response_mode: ResponseMode::Streaming,
+        }
+    }
+
+    fn refusal(mock: &MockDify, req: AppRequest) -> DifyError {
+        match mock.invoke(&ctx(), req) {
+            Err(AppError::InvalidRequest(err)) => err,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_4_mib_input_is_refused_with_the_limit_named() {
+        let mock = MockDify::demo().unwrap();
+        let words = "w ".repeat(2 << 20);
+        // No max_length on this workflow's `name`: the mock's own bound.
+        let err = refusal(
+            &mock,
+            request(DemoApps::FAILING_WORKFLOW, None, json!({"name": words})),
+        );
+        assert_eq!(err.status, 400);
+        assert_eq!(err.code, "invalid_param");
+        assert_eq!(
+            err.message,
+            "name in input form is 4194304 bytes long; the mock Dify accepts at most 1048576 \
+             bytes (1 MiB) per input"
+        );
+        // Where Dify has a limit, Dify's message wins.
+        let err = refusal(
+            &mock,
+            request(DemoApps::WORKFLOW, None, json!({"name": words})),
+        );
+        assert_eq!(
+            err.message,
+            "name in input form must be less than 48 characters"
+        );
+        // The query likewise, after `missing query`.
+        let err = refusal(&mock, request(DemoApps::CHATFLOW, Some(words), json!({})));
+        assert!(err.message.starts_with("query is 4194304 bytes long"));
+        // Refused calls are logged, cut.
+        let calls = mock.calls();
+        assert_eq!(calls.len(), 3);
+        match &calls[0].outcome {
+            CallOutcome::Rejected(err) => assert!(err.message.contains("1048576 bytes (1 MiB)")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(calls[0].request.inputs.len(), 1);
+        assert!(calls[0].request.inputs.contains_key(TRUNCATED_KEY));
+    }
+
+    #[test]
+    fn the_log_entry_of_a_1_mib_query_is_at_most_the_cap() {
+        let mock = MockDify::demo().unwrap();
+        let query = "q".repeat(MAX_QUERY_BYTES);
+        let Ok(Reply::Streaming(mut stream)) = mock.invoke(
+            &ctx(),
+            request(DemoApps::CHATFLOW, Some(query.clone()), json!({})),
+        ) else {
+            panic!("no stream");
+        };
+        // The answer still echoes the whole query...
+        let mut answer = String::new();
+        while let Some(event) = stream.next_event().unwrap() {
+            let event: Value = serde_json::from_str(&event.json).unwrap();
+            if event["event"] == "message" {
+                answer.push_str(event["answer"].as_str().unwrap());
+            }
+        }
+        assert_eq!(answer, format!("You said: {query}"));
+        // ...while the log keeps its first bytes and says how much was cut.
+        let logged = mock.calls()[0].request.query.clone().unwrap();
+        assert!(logged.len() <= LOGGED_TEXT_BYTES + 40, "{}", logged.len());
+        assert!(logged.starts_with("qqqq"));
+        assert!(logged.ends_with("…[cut 1046528 of 1048576 bytes]"));
+        assert_eq!(
+            mock.calls()[0].outcome,
+            CallOutcome::Completed { delivered: 9 }
+        );
+    }
+
+    #[test]
+    fn a_long_stream_read_in_part_is_cancelled_with_what_was_read() {
+        let mock = MockDify::demo().unwrap();
+        mock.add_app(MockApp::new(DemoApps::TENANT, "echo", AppMode::Workflow))
+            .unwrap();
+        // 512 Ki words: one text_chunk each, made only when read.
+        let words = "a ".repeat(1 << 19);
+        let inputs: Map<String, Value> = [("name".to_owned(), json!(words))].into_iter().collect();
+        let Ok(Reply::Streaming(mut stream)) =
+            mock.invoke(&ctx(), request("echo", None, Value::Object(inputs)))
+        else {
+            panic!("no stream");
+        };
+        for _ in 0..3 {
+            assert!(stream.next_ready().is_some());
+        }
+        let chunk = stream.next_event().unwrap().unwrap();
+        assert_eq!(chunk.name, "text_chunk");
+        assert!(chunk.json.contains(r#""text":"a ""#));
+        drop(stream);
+        assert_eq!(
+            mock.calls()[0].outcome,
+            CallOutcome::Cancelled { delivered: 4 }
+        );
     }
 }
