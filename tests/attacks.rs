@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::http::send;
 use crate::replay::{Ending, Replay, Reply, recorded};
-use crate::support::{demo, load_limited, load_result, load_with};
+use crate::support::{demo, load_limited, load_result, load_with, logged};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -301,7 +301,14 @@ fn a_client_that_stops_reading_releases_the_plugin_after_the_write_timeout() {
     }
     // Never read: the plugin's write times out and its instance is dropped.
     assert!(plugin.wait_idle(WAIT), "the plugin is still held");
+    assert!(
+        logged()
+            .iter()
+            .any(|l| l.contains("the client read nothing for 0.2 s; closing its response")),
+        "the write timed out"
+    );
     drop(stream);
+    assert_eq!(send(server.addr(), "POST", "/echo", b"next").text(), "next");
 }
 
 #[test]

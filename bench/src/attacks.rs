@@ -169,7 +169,7 @@ pub fn run(raw_wasm: &Path, duck_wasm: &Path) {
     let mut open = Vec::new();
     for _ in 0..10_000 {
         let Ok(mut stream) =
-            TcpStream::connect_timeout(&idle_server.addr(), Duration::from_millis(200))
+            TcpStream::connect_timeout(&idle_server.addr(), Duration::from_secs(3))
         else {
             break;
         };

@@ -34,7 +34,7 @@ use hyper::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::budget::waiting;
@@ -107,7 +107,7 @@ impl Server {
             .thread_name("dify-plugin-http")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(TcpListener::bind(addr))?;
+        let listener = runtime.block_on(async { listen(addr) })?;
         let addr = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel();
         let shared = Arc::new(Shared {
@@ -148,6 +148,19 @@ impl Drop for Server {
             let _ = thread.join();
         }
     }
+}
+
+/// A listener with a backlog of 1,024 (std's is 128), so that a burst of connections waits in
+/// the kernel instead of having its SYNs dropped.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
@@ -367,9 +380,10 @@ impl Outbox for ChannelOutbox {
         };
         waiting(|wall_left| {
             let limit = wall_left.map_or(self.timeout, |left| left.min(self.timeout));
+            // The timer must be made inside the runtime: this is a plugin's thread.
             let sent = self
                 .runtime
-                .block_on(tokio::time::timeout(limit, self.tx.send(msg)));
+                .block_on(async { tokio::time::timeout(limit, self.tx.send(msg)).await });
             match sent {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(_)) => Err(()),

@@ -52,7 +52,11 @@ impl Workers {
         let (tx, rx): (SyncSender<Job>, Receiver<Job>) = sync_channel(1);
         let mut job = first;
         loop {
-            job();
+            // A panic here is a host bug; it fails that request only (its reader sees the
+            // channel close), and the thread goes on serving.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                log::error!(target: "dify_plugin_host::runtime", "a request's thread panicked; the request failed");
+            }
             self.idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
