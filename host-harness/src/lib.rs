@@ -55,10 +55,12 @@
 pub mod backend;
 mod budget;
 pub mod build;
+pub mod daemon;
 pub mod endpoint;
 mod guest;
 pub mod response;
 mod runtime;
+pub mod scaffold;
 pub mod server;
 
 pub use backend::mock;

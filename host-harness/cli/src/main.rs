@@ -16,9 +16,14 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod remote;
+
 use dify_plugin_host::backend::Secret;
 use dify_plugin_host::backend::select::{self, BackendOptions};
+use dify_plugin_host::daemon::declaration::Declaration;
+use dify_plugin_host::daemon::stdio::StdioLogger;
 use dify_plugin_host::mock::MockDify;
+use dify_plugin_host::scaffold::{self, SdkSource};
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
 
@@ -59,6 +64,50 @@ enum Command {
     },
     /// List the demo apps of the embedded mock Dify.
     Apps,
+    /// Attach a plugin to a Dify workspace by remote debugging: connect to the plugin
+    /// daemon's debug port with the workspace's debug key and serve its requests.
+    Debug {
+        /// A plugin crate directory (with manifest.yaml, its endpoint group and _assets/),
+        /// built first.
+        plugin: PathBuf,
+        /// The daemon's debug address, HOST:PORT, as Dify's Plugins → Debug page shows it.
+        /// Default: REMOTE_INSTALL_URL, or REMOTE_INSTALL_HOST and REMOTE_INSTALL_PORT, from
+        /// the environment or the plugin's .env.
+        #[arg(long)]
+        remote: Option<String>,
+        /// The debug key (default: REMOTE_INSTALL_KEY, from the environment or the plugin's
+        /// .env). Prefer those to this flag, which `ps` shows.
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Make a new plugin crate: a Duck-like endpoint, its Dify files (manifest.yaml, the
+    /// endpoint group, _assets/icon.svg), the guest build profile, and a .env.example.
+    New {
+        /// The folder to create (its name is the plugin's).
+        dir: PathBuf,
+        /// The SDK crate to depend on, by path (default: this host's own source tree's).
+        #[arg(long, value_name = "DIR", conflicts_with = "sdk_git")]
+        sdk_path: Option<PathBuf>,
+        /// The SDK crate to depend on, by git URL.
+        #[arg(long, value_name = "URL")]
+        sdk_git: Option<String>,
+        /// The git revision with --sdk-git.
+        #[arg(long, value_name = "REV", requires = "sdk_git")]
+        sdk_rev: Option<String>,
+    },
+    /// Serve a plugin as the daemon's local runtime runs it: the daemon's protocol on stdin
+    /// and stdout.
+    Run {
+        /// A plugin component (`.wasm`), or a plugin crate directory to build first.
+        plugin: PathBuf,
+        /// Speak the protocol on stdin and stdout (the only mode).
+        #[arg(long, required = true)]
+        stdio: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +138,13 @@ struct PluginArgs {
     /// The endpoint's settings from a JSON file.
     #[arg(long, value_name = "FILE", conflicts_with = "settings")]
     settings_file: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Per-request limits.
+#[derive(Args)]
+struct LimitArgs {
     /// The plugin's time per request, in milliseconds: all but the waits on Dify and on a
     /// slow client (its sleeps count).
     #[arg(long, default_value_t = 30_000)]
@@ -108,6 +164,20 @@ struct PluginArgs {
     /// App streams one request may hold open.
     #[arg(long, default_value_t = 16)]
     max_streams: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            wall_time: Duration::from_secs(self.wall_time_s),
+            in_flight: self.in_flight,
+            memory_bytes: self.memory_mib << 20,
+            request_bytes: self.max_body_kib << 10,
+            open_streams: self.max_streams,
+            ..Limits::default()
+        }
+    }
 }
 
 /// Where a real Dify is, and the secrets to reach it. Flags win over environment variables,
@@ -149,15 +219,25 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,dify_plugin_host=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Command::Run { .. } = cli.command {
+        // Stdout is the daemon's: the plugin's logs go there as log events, the rest to stderr.
+        static LOGGER: StdioLogger = StdioLogger {
+            stderr_level: log::LevelFilter::Warn,
+        };
+        let _ = log::set_logger(&LOGGER);
+        log::set_max_level(log::LevelFilter::Info);
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn,dify_plugin_host=info".into()),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
+    match run(cli) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -170,6 +250,58 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Apps => {
             print_demo_apps()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Debug {
+            plugin,
+            remote,
+            key,
+            limits,
+        } => {
+            let options = remote::options(&plugin, remote, key)?;
+            let declaration =
+                Declaration::load(&plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
+            let plugin = load_for_daemon(&plugin, &limits)?;
+            declaration
+                .check_routes(plugin.routes())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "connecting plugin {} to the daemon at {}",
+                plugin.name(),
+                options.address
+            );
+            dify_plugin_host::daemon::remote::debug(&plugin, &declaration, &options)
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New {
+            dir,
+            sdk_path,
+            sdk_git,
+            sdk_rev,
+        } => {
+            let sdk = match (sdk_path, sdk_git) {
+                (Some(path), _) => SdkSource::Path(path),
+                (None, Some(url)) => SdkSource::Git { url, rev: sdk_rev },
+                (None, None) => scaffold::default_sdk(),
+            };
+            let written = scaffold::new_plugin(&dir, &sdk)?;
+            for file in written {
+                eprintln!("  {}", file.display());
+            }
+            eprintln!(
+                "made {}: try `dify-plugin-host call {} GET /{}/a1b2c3d4-0000-4000-8000-000000000001`",
+                dir.display(),
+                dir.display(),
+                dir.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { plugin, limits, .. } => {
+            let plugin = load_for_daemon(&plugin, &limits)?;
+            dify_plugin_host::daemon::stdio::run_stdio(&plugin)
+                .map_err(|e| format!("the daemon's connection broke: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { plugin, listen } => {
@@ -250,15 +382,17 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
     config.backend = selected.backend;
     config.user_id = selected.user_id;
     config.settings = settings;
-    config.limits = Limits {
-        deadline: Duration::from_millis(args.deadline_ms),
-        wall_time: Duration::from_secs(args.wall_time_s),
-        in_flight: args.in_flight,
-        memory_bytes: args.memory_mib << 20,
-        request_bytes: args.max_body_kib << 10,
-        open_streams: args.max_streams,
-        ..Limits::default()
-    };
+    config.limits = args.limits.limits();
+    let runtime = Runtime::new().map_err(|e| e.to_string())?;
+    runtime.load(&wasm, config).map_err(|e| e.to_string())
+}
+
+/// Build (if needed) and load a plugin whose app calls the daemon answers.
+fn load_for_daemon(plugin: &Path, limits: &LimitArgs) -> Result<Plugin, String> {
+    let wasm = component_path(plugin)?;
+    // The daemon binds each session to its workspace; the plugin's own backend is never used.
+    let mut config = PluginConfig::new(MockDify::new(), "");
+    config.limits = limits.limits();
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
     runtime.load(&wasm, config).map_err(|e| e.to_string())
 }

@@ -26,6 +26,7 @@
 //! a default body that refuses it, so that every existing backend keeps compiling and answers
 //! "not supported" until it implements it.
 
+pub(crate) mod daemon;
 mod dify_config;
 mod dify_errors;
 mod http;

@@ -13,7 +13,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
 
 use super::config::{Limits, PluginConfig};
-use crate::backend::CallContext;
+use crate::backend::{Backend, CallContext};
 use crate::budget::{Budget, OutOfTime, Spent, ticks};
 use crate::endpoint::{EndpointRequest, PluginFailure};
 use crate::guest::ResponseSink;
@@ -33,12 +33,20 @@ pub(crate) struct RoutedRequest {
     pub(super) route: String,
     pub(super) values: Vec<(String, String)>,
     pub(super) request: EndpointRequest,
+    /// Where this request's app calls go, if not the plugin's backend: the daemon front end
+    /// answers them through the session the request came in.
+    pub(super) backend: Option<Arc<dyn Backend>>,
 }
 
 impl RoutedRequest {
     /// The request, for a front end that fills in its body after routing.
     pub(crate) fn request_mut(&mut self) -> &mut EndpointRequest {
         &mut self.request
+    }
+
+    /// Send this request's app calls to `backend`.
+    pub(crate) fn set_backend(&mut self, backend: Arc<dyn Backend>) {
+        self.backend = Some(backend);
     }
 }
 
@@ -59,7 +67,7 @@ impl Code {
     pub(super) fn read_routes(&self) -> Result<Router, String> {
         let (tx, _rx) = sync_channel::<Message>(1);
         let budget = Budget::new(LOAD_DEADLINE, LOAD_DEADLINE);
-        let mut store = self.store(Box::new(tx), budget);
+        let mut store = self.store(Box::new(tx), budget, None);
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -79,7 +87,12 @@ impl Code {
     }
 
     /// A fresh store with the plugin's limits and `budget`, its response going to `outbox`.
-    fn store(&self, outbox: Box<dyn Outbox>, budget: Arc<Budget>) -> Store<PluginState> {
+    fn store(
+        &self,
+        outbox: Box<dyn Outbox>,
+        budget: Arc<Budget>,
+        backend: Option<Arc<dyn Backend>>,
+    ) -> Store<PluginState> {
         let limits = &self.config.limits;
         let output = MemoryOutputPipe::new(OUTPUT_CAPTURE);
         // No environment, arguments, directories, sockets or name lookups: the builder grants
@@ -101,7 +114,7 @@ impl Code {
                 .memory_size(limits.memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
-            backend: self.config.backend.clone(),
+            backend: backend.unwrap_or_else(|| self.config.backend.clone()),
             ctx: CallContext {
                 tenant_id: self.config.tenant_id.clone(),
                 user_id: self.config.user_id.clone(),
@@ -132,12 +145,13 @@ impl Code {
     }
 
     /// Run one request in a fresh instance, on the current thread.
-    pub(super) fn run(&self, req: RoutedRequest, outbox: Box<dyn Outbox>) {
+    pub(super) fn run(&self, mut req: RoutedRequest, outbox: Box<dyn Outbox>) {
         let limits = &self.config.limits;
         let budget = Budget::new(limits.deadline, limits.wall_time);
         // The waits this thread reports while the request runs are the request's.
         let _entered = budget.enter();
-        let mut store = self.store(outbox, budget);
+        let backend = req.backend.take();
+        let mut store = self.store(outbox, budget, backend);
         let output = store.data().output.clone();
         let result = self.call(&mut store, req);
         let budget = store.data().budget.clone();

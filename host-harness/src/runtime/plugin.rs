@@ -9,9 +9,9 @@ use super::config::PluginConfig;
 use super::epoch::Ticker;
 use super::instance::{Code, RoutedRequest};
 use super::workers::Workers;
-use crate::endpoint::{EndpointRequest, PluginFailure};
+use crate::endpoint::{EndpointRequest, PluginFailure, RequestStats};
 use crate::response::EndpointResponse;
-use crate::response::Outbox;
+use crate::response::{Message, Outbox};
 use dify_plugin_wire::router::{Route, Routed, Router};
 
 /// A loaded plugin: its code, its endpoints, and the requests it is running.
@@ -63,7 +63,7 @@ impl Plugin {
     }
 
     /// Take the slots a request needs, waiting in the queue on this thread.
-    fn admit_blocking(&self) -> Result<Admitted, PluginFailure> {
+    pub(crate) fn admit_blocking(&self) -> Result<Admitted, PluginFailure> {
         admission::admit_blocking(&self.inner.slots, &self.inner.host_slots, self.queue())
     }
 
@@ -146,6 +146,7 @@ impl Plugin {
                 route: route.path.clone(),
                 values,
                 request: req,
+                backend: None,
             }),
             Routed::NotFound => Err(Refusal {
                 status: 404,
@@ -183,6 +184,25 @@ impl Plugin {
             .map(|r| format!("{} {}", r.method, r.path))
             .collect();
         routes.join(", ")
+    }
+
+    /// Admit and run a routed request on a worker thread, for a front end whose own thread
+    /// must not wait in the admission queue. A refusal (busy) is the response's end.
+    pub(crate) fn dispatch(&self, req: RoutedRequest, mut outbox: Box<dyn Outbox>) {
+        let plugin = self.clone();
+        let job = Box::new(move || match plugin.admit_blocking() {
+            Ok(admitted) => {
+                plugin.inner.code.run(req, outbox);
+                drop(admitted);
+            }
+            Err(busy) => {
+                let _ = outbox.send(Message::End(Err(busy), RequestStats::default()));
+            }
+        });
+        if let Err(e) = self.inner.workers.run(job) {
+            // The job, and its outbox with it, is dropped: the outbox answers for itself.
+            log::warn!(target: "dify_plugin_host::runtime", "cannot start a thread for a request: {e}");
+        }
     }
 
     /// Run an admitted, routed request on its own thread, sending the response into

@@ -1,0 +1,263 @@
+//! App calls answered by Dify's plugin daemon: backwards invocations (reference: dify-wire.md
+//! §1.4, §2.6, §3.1, §3.5).
+//!
+//! Inside a daemon session, a plugin's app call becomes a `session`/`invoke` message of type
+//! `app`, with the request keys exactly as the Python SDK sends them; the daemon answers it
+//! with `backwards_response` lines: `response` chunks (each an event, or the blocking reply),
+//! perhaps an `error`, then `end`. The id is registered before the message is written, so no
+//! answer can come before it is awaited.
+//!
+//! The daemon's error texts embed what Dify answered (`invoke app failed: request failed with
+//! status code: 400 and respond with: {…}`), and they are mapped by the same code as the
+//! inner-API backend's answers, so a plugin sees the same typed error for the same Dify answer
+//! whichever way its call went. A failure mid-stream (`read app failed: …`) is the run's failure.
+//!
+//! The protocol has no cancel message: dropping a stream stops relaying it, and whatever still
+//! comes for its id is discarded. A connection that ends fails every call still open.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::dify_errors::{Api, map_error};
+use super::{
+    AppError, AppKind, AppRequest, Backend, CallContext, DifyError, Event, EventStream, Reply,
+    ResponseMode,
+};
+use crate::budget::waiting;
+
+/// What the daemon answers a backwards invocation with, one message at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// A `response`: the JSON text of its `data` (an event, or the blocking reply).
+    Response(String),
+    /// An `error`, with the daemon's message.
+    Error(String),
+    /// The `end`.
+    End,
+}
+
+/// The connection a session's invocations travel on (implemented by the daemon front end).
+pub(crate) trait Link: Send + Sync + 'static {
+    /// Start listening for answers to `id`; must be called before the invoke is sent.
+    fn listen(&self, id: &str) -> Receiver<Answer>;
+    /// Stop listening for `id`: later answers are discarded.
+    fn forget(&self, id: &str);
+    /// Send an `invoke` message in `session_id`.
+    fn invoke(&self, session_id: &str, message: Value) -> Result<(), String>;
+}
+
+/// The backend of one daemon session.
+pub(crate) struct DaemonBackend {
+    link: Arc<dyn Link>,
+    session_id: String,
+    /// How long the daemon may stay silent on one call (the Python SDK's 250 s).
+    idle: Duration,
+}
+
+impl DaemonBackend {
+    pub(crate) fn new(link: Arc<dyn Link>, session_id: &str, idle: Duration) -> Self {
+        DaemonBackend {
+            link,
+            session_id: session_id.to_owned(),
+            idle,
+        }
+    }
+}
+
+/// The `request` of the invoke, key for key as the Python SDK 0.10.2 sends it.
+fn request(req: &AppRequest) -> Value {
+    let mode = req.response_mode.as_str();
+    match req.kind {
+        AppKind::Chat => json!({
+            "app_id": req.app_id, "query": req.query, "inputs": req.inputs,
+            "response_mode": mode, "conversation_id": req.conversation_id, "user": req.user,
+        }),
+        AppKind::Workflow | AppKind::Completion => json!({
+            "app_id": req.app_id, "inputs": req.inputs, "response_mode": mode, "user": req.user,
+        }),
+    }
+}
+
+impl Backend for DaemonBackend {
+    fn invoke(&self, _ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
+        // The daemon sets the workspace and user itself (the session's), whatever is sent.
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let answers = self.link.listen(&id);
+        let message = json!({"type": "app", "backwards_request_id": id, "request": request(&req)});
+        if let Err(e) = self.link.invoke(&self.session_id, message) {
+            self.link.forget(&id);
+            return Err(AppError::Internal(format!(
+                "cannot send the app call to the daemon: {e}"
+            )));
+        }
+        let mut stream = DaemonStream {
+            link: self.link.clone(),
+            id,
+            answers,
+            idle: self.idle,
+            kind: req.kind,
+            done: false,
+        };
+        match req.response_mode {
+            ResponseMode::Streaming => Ok(Reply::Streaming(Box::new(stream))),
+            ResponseMode::Blocking => match stream.next_json()? {
+                Some(json) => Ok(Reply::Blocking(json)),
+                None => Err(AppError::Internal(format!(
+                    "the daemon ended the {} call without an answer",
+                    req.kind
+                ))),
+            },
+        }
+    }
+}
+
+/// The answers to one invocation.
+struct DaemonStream {
+    link: Arc<dyn Link>,
+    id: String,
+    answers: Receiver<Answer>,
+    idle: Duration,
+    kind: AppKind,
+    done: bool,
+}
+
+impl DaemonStream {
+    fn next_json(&mut self) -> Result<Option<String>, AppError> {
+        if self.done {
+            return Ok(None);
+        }
+        let idle = self.idle;
+        let answer = waiting(|wall_left| {
+            let limit = wall_left.map_or(idle, |left| left.min(idle));
+            self.answers.recv_timeout(limit).map_err(|e| (e, limit))
+        });
+        self.take(answer.map_err(|(e, limit)| match e {
+            RecvTimeoutError::Timeout => AppError::Timeout(format!(
+                "the daemon sent nothing for {:.1} s",
+                limit.as_secs_f64()
+            )),
+            RecvTimeoutError::Disconnected => AppError::Internal(
+                "the connection to the daemon closed before the app call ended".into(),
+            ),
+        }))
+    }
+
+    fn take(&mut self, answer: Result<Answer, AppError>) -> Result<Option<String>, AppError> {
+        let answer = answer.inspect_err(|_| self.done = true)?;
+        match answer {
+            Answer::Response(json) => Ok(Some(json)),
+            Answer::End => {
+                self.done = true;
+                Ok(None)
+            }
+            Answer::Error(message) => {
+                self.done = true;
+                Err(daemon_error(&message, self.kind))
+            }
+        }
+    }
+}
+
+impl EventStream for DaemonStream {
+    fn next_event(&mut self) -> Result<Option<Event>, AppError> {
+        self.next_json()?.map(Event::from_json).transpose()
+    }
+
+    fn next_ready(&mut self) -> Option<Result<Option<Event>, AppError>> {
+        if self.done {
+            return None;
+        }
+        let answer = self.answers.try_recv().ok()?;
+        Some(
+            self.take(Ok(answer))
+                .and_then(|json| json.map(Event::from_json).transpose()),
+        )
+    }
+}
+
+impl Drop for DaemonStream {
+    fn drop(&mut self) {
+        // No cancel message exists: stop relaying; what still comes is discarded.
+        self.link.forget(&self.id);
+    }
+}
+
+/// The typed error for a daemon `error` text.
+fn daemon_error(message: &str, kind: AppKind) -> AppError {
+    const STATUS: &str = "request failed with status code: ";
+    const BODY: &str = " and respond with: ";
+    if let Some(rest) = message.strip_prefix("invoke app failed: ") {
+        if let Some(after) = rest.strip_prefix(STATUS)
+            && let Some((status, body)) = after.split_once(BODY)
+            && let Ok(status) = status.trim().parse::<u16>()
+        {
+            return map_error(Api::Inner, status, body.trim_end().as_bytes(), kind);
+        }
+        return AppError::Internal(format!("the daemon could not reach Dify: {rest}"));
+    }
+    if let Some(rest) = message.strip_prefix("read app failed: ") {
+        // The run failed inside Dify after streaming began, as an inner-API frame error.
+        let text = rest.strip_prefix("request failed: ").unwrap_or(rest);
+        return AppError::AppFailed(DifyError::new(200, "", text));
+    }
+    if message.starts_with("permission denied") {
+        return AppError::PermissionDenied(format!(
+            "the daemon refused the app call ({message}); set resource.permission.app.enabled: true in manifest.yaml"
+        ));
+    }
+    AppError::Internal(format!("the daemon refused the app call: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_texts_become_the_inner_apis_typed_errors() {
+        let text = "invoke app failed: request failed with status code: 400 and respond with: {\"code\":\"invalid_param\",\"message\":\"app not found\",\"status\":400}\n";
+        assert_eq!(
+            daemon_error(text, AppKind::Chat),
+            AppError::NotFound(DifyError::invalid_param("app not found"))
+        );
+        let text = "invoke app failed: request failed with status code: 404 and respond with: {\"message\":\"not found\"}";
+        assert!(matches!(
+            daemon_error(text, AppKind::Chat),
+            AppError::PermissionDenied(_)
+        ));
+        assert_eq!(
+            daemon_error("read app failed: request failed: boom", AppKind::Workflow),
+            AppError::AppFailed(DifyError::new(200, "", "boom"))
+        );
+        assert!(matches!(
+            daemon_error("permission denied, you need to enable app access in plugin manifest", AppKind::Chat),
+            AppError::PermissionDenied(m) if m.contains("app.enabled")
+        ));
+    }
+
+    #[test]
+    fn requests_have_the_python_sdks_keys_in_its_order() {
+        let mut req = AppRequest {
+            kind: AppKind::Chat,
+            app_id: "a".into(),
+            query: Some("hi".into()),
+            inputs: Default::default(),
+            conversation_id: None,
+            files: vec![json!({"type": "image"})],
+            user: None,
+            response_mode: ResponseMode::Streaming,
+        };
+        assert_eq!(
+            request(&req).to_string(),
+            r#"{"app_id":"a","query":"hi","inputs":{},"response_mode":"streaming","conversation_id":null,"user":null}"#
+        );
+        req.kind = AppKind::Workflow;
+        req.response_mode = ResponseMode::Blocking;
+        assert_eq!(
+            request(&req).to_string(),
+            r#"{"app_id":"a","inputs":{},"response_mode":"blocking","user":null}"#
+        );
+    }
+}

@@ -1,0 +1,407 @@
+//! One connection to the daemon, after registration: the same protocol over TCP (remote
+//! debugging) and over stdin/stdout (the daemon's local runtime).
+//!
+//! The reading thread reads the daemon's lines. A `request` starts a session: its raw HTTP
+//! request is parsed and routed, the request admitted and run in a fresh instance like any
+//! other (same limits, same isolation), its response written back as `stream` chunks, and its
+//! app calls sent as backwards invocations of that session (`backend/daemon.rs`). A
+//! `backwards_response` is handed to the call waiting for its id. A line that is not JSON or
+//! lacks a field is logged and skipped: the connection survives it. Heartbeats come from a
+//! timer thread of their own, whatever the plugins are doing.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::protocol::{self, BackwardsResponse, Inbound};
+use super::raw_http;
+use crate::backend::daemon::{Answer, DaemonBackend, Link};
+use crate::budget::waiting;
+use crate::endpoint::PluginFailure;
+use crate::response::{Message, Outbox};
+use crate::runtime::Plugin;
+
+/// How often a heartbeat is sent (the Python SDK's interval; the daemon's limit is 60 s).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest line read from the daemon: a 10 MiB body is 20 MiB of hex, plus the rest.
+const MAX_LINE: usize = 32 << 20;
+/// The most body bytes in one `result` chunk: 2 MiB of hex, well below the 5 MiB line limit
+/// of the daemon's local runtime.
+const MAX_RESULT: usize = 1 << 20;
+/// How long the daemon may stay silent on one backwards invocation (the Python SDK's 250 s).
+const INVOCATION_IDLE: Duration = Duration::from_secs(250);
+
+/// Writes whole messages to the daemon, one at a time, from any thread.
+pub(crate) struct Writer {
+    out: Mutex<Box<dyn Write + Send>>,
+    closed: AtomicBool,
+}
+
+impl Writer {
+    pub(crate) fn new(out: Box<dyn Write + Send>) -> Arc<Self> {
+        Arc::new(Writer {
+            out: Mutex::new(out),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Write one message and flush it.
+    pub(crate) fn send(&self, message: &Value) -> std::io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let line = protocol::line(message);
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let written = out.write_all(&line).and_then(|()| out.flush());
+        if written.is_err() {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        written
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// A connection's state shared by its sessions.
+pub(crate) struct Shared {
+    writer: Arc<Writer>,
+    /// Backwards invocations waiting for answers, by id.
+    waiting: Mutex<HashMap<String, Sender<Answer>>>,
+}
+
+impl Shared {
+    fn waiting(&self) -> MutexGuard<'_, HashMap<String, Sender<Answer>>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Link for Shared {
+    fn listen(&self, id: &str) -> Receiver<Answer> {
+        let (tx, rx) = channel();
+        self.waiting().insert(id.to_owned(), tx);
+        rx
+    }
+
+    fn forget(&self, id: &str) {
+        self.waiting().remove(id);
+    }
+
+    fn invoke(&self, session_id: &str, message: Value) -> Result<(), String> {
+        let message = protocol::session(session_id, "invoke", message);
+        waiting(|_| self.writer.send(&message)).map_err(|e| e.to_string())
+    }
+}
+
+/// Serve `plugin` on a registered connection: read the daemon's lines from `input` until it
+/// ends, answering through `writer`. Returns when the daemon closes the connection (or it
+/// breaks); every session still open then sees its calls fail and its writes refused.
+pub(crate) fn serve(
+    plugin: &Plugin,
+    input: &mut dyn BufRead,
+    writer: Arc<Writer>,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        writer: writer.clone(),
+        waiting: Mutex::new(HashMap::new()),
+    });
+    let heartbeat = start_heartbeat(writer.clone());
+    let mut line = Vec::new();
+    let ended = loop {
+        line.clear();
+        match read_line(input, &mut line) {
+            Ok(0) => break Ok(()),
+            Ok(_) => on_line(plugin, &shared, &line),
+            Err(e) => break Err(e),
+        }
+    };
+    writer.close();
+    heartbeat.store(true, Ordering::Relaxed);
+    // Every call still waiting sees its channel close.
+    shared.waiting().clear();
+    ended
+}
+
+/// Read one line, at most [`MAX_LINE`] bytes; 0 at the end of the input. A longer line is
+/// skipped (and said).
+fn read_line(input: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    loop {
+        let read = std::io::Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', line)?;
+        if read == 0 {
+            return Ok(0);
+        }
+        if line.len() <= MAX_LINE || line.ends_with(b"\n") {
+            return Ok(read);
+        }
+        log::warn!(target: "dify_plugin_host::daemon", "skipping a line of more than {MAX_LINE} bytes from the daemon");
+        // Drop the rest of the oversized line.
+        let mut rest = Vec::new();
+        input.read_until(b'\n', &mut rest)?;
+        line.clear();
+    }
+}
+
+/// A thread that sends a heartbeat every [`HEARTBEAT_INTERVAL`] until the returned flag is
+/// set or the connection closes; the first one goes out at once (it marks a local runtime
+/// ready).
+fn start_heartbeat(writer: Arc<Writer>) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let _ = std::thread::Builder::new()
+        .name("dify-daemon-heartbeat".into())
+        .spawn(move || {
+            while !stopped.load(Ordering::Relaxed) && !writer.is_closed() {
+                if writer.send(&protocol::heartbeat()).is_err() {
+                    return;
+                }
+                let mut slept = Duration::ZERO;
+                while slept < HEARTBEAT_INTERVAL && !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    slept += Duration::from_millis(100);
+                }
+            }
+        });
+    stop
+}
+
+fn on_line(plugin: &Plugin, shared: &Arc<Shared>, line: &[u8]) {
+    let text = line.trim_ascii();
+    if text.is_empty() {
+        return;
+    }
+    let inbound: Inbound<'_> = match serde_json::from_slice(text) {
+        Ok(inbound) => inbound,
+        Err(e) => {
+            let excerpt: String = String::from_utf8_lossy(text).chars().take(200).collect();
+            log::warn!(target: "dify_plugin_host::daemon", "skipping a daemon line that is not the protocol's JSON ({e}): {excerpt}");
+            return;
+        }
+    };
+    match inbound.event.as_str() {
+        "request" => match inbound.session_id {
+            Some(session_id) => on_request(plugin, shared, session_id, inbound.data.get()),
+            None => {
+                log::warn!(target: "dify_plugin_host::daemon", "skipping a request without a session_id")
+            }
+        },
+        "backwards_response" => on_backwards_response(shared, inbound.data.get()),
+        other => {
+            log::warn!(target: "dify_plugin_host::daemon", "skipping a daemon line with event {other:?}")
+        }
+    }
+}
+
+fn on_backwards_response(shared: &Shared, data: &str) {
+    let response: BackwardsResponse<'_> = match serde_json::from_str(data) {
+        Ok(response) => response,
+        Err(e) => {
+            log::warn!(target: "dify_plugin_host::daemon", "skipping a backwards_response that does not parse: {e}");
+            return;
+        }
+    };
+    let answer = match response.event.as_str() {
+        "response" => match response.data {
+            Some(data) if data.get() != "null" => Answer::Response(data.get().to_owned()),
+            _ => Answer::End,
+        },
+        "error" => Answer::Error(response.message),
+        "end" => Answer::End,
+        other => {
+            log::warn!(target: "dify_plugin_host::daemon", "skipping a backwards_response with event {other:?}");
+            return;
+        }
+    };
+    let mut waiting = shared.waiting();
+    let Some(listener) = waiting.get(&response.backwards_request_id) else {
+        // A dropped stream's answers: discarded, as documented.
+        return;
+    };
+    if listener.send(answer.clone()).is_err() || answer == Answer::End {
+        waiting.remove(&response.backwards_request_id);
+    }
+}
+
+fn on_request(plugin: &Plugin, shared: &Arc<Shared>, session_id: String, data: &str) {
+    let mut outbox = SessionOutbox::new(session_id.clone(), shared.writer.clone());
+    let request: protocol::EndpointRequest = match serde_json::from_str(data) {
+        Ok(request) => request,
+        Err(e) => {
+            log::warn!(target: "dify_plugin_host::daemon", "session {session_id}: a request that does not parse: {e}");
+            outbox.refuse(
+                400,
+                &format!("the daemon's request does not parse: {e}"),
+                None,
+            );
+            return;
+        }
+    };
+    if request.action != "invoke_endpoint" {
+        outbox.fail_before_head(&PluginFailure::Host(format!(
+            "this plugin serves endpoints only; the daemon asked for {:?}",
+            request.action
+        )));
+        return;
+    }
+    let limits = &plugin.config().limits;
+    let mut endpoint_request =
+        match raw_http::parse(&request.raw_http_request, limits.request_bytes) {
+            Ok(parsed) => parsed,
+            Err(refused) => return outbox.refuse(refused.status, &refused.text, None),
+        };
+    if request.settings.is_object() {
+        endpoint_request.settings = request.settings;
+    }
+    let mut routed = match plugin.route(endpoint_request) {
+        Ok(routed) => routed,
+        Err(refusal) => {
+            let allow = refusal.allow.as_deref().map(|a| ("Allow", a));
+            return outbox.refuse(refusal.status, &refusal.text, allow);
+        }
+    };
+    let link: Arc<dyn Link> = shared.clone();
+    routed.set_backend(Arc::new(DaemonBackend::new(
+        link,
+        &session_id,
+        INVOCATION_IDLE,
+    )));
+    // Admission may wait in the queue: not on the reading thread, which must go on reading
+    // (the backwards responses of the sessions already running).
+    plugin.dispatch(routed, Box::new(outbox));
+}
+
+/// Where a session's response goes: `stream` chunks, then `end` (or `error` and `end`), as the
+/// daemon accepts them (daemon-protocol.md §2.6): the head as `status` and string-valued
+/// `headers`, then the body as hex `result`s of at most [`MAX_RESULT`] bytes. Dropped without
+/// an end (a host failure), it ends the session with an error rather than leave the daemon's
+/// caller waiting.
+struct SessionOutbox {
+    session_id: String,
+    writer: Arc<Writer>,
+    head_sent: bool,
+    ended: bool,
+}
+
+impl SessionOutbox {
+    fn new(session_id: String, writer: Arc<Writer>) -> Self {
+        SessionOutbox {
+            session_id,
+            writer,
+            head_sent: false,
+            ended: false,
+        }
+    }
+
+    fn write(&self, kind: &str, data: Value) -> Result<(), ()> {
+        let message = protocol::session(&self.session_id, kind, data);
+        // A daemon that reads slowly is a slow client: the wait is not the plugin's time.
+        waiting(|_| self.writer.send(&message)).map_err(drop)
+    }
+
+    /// A whole answer from the host, before any head: status, text, then `end`.
+    fn refuse(&mut self, status: u16, text: &str, extra: Option<(&str, &str)>) {
+        let mut headers = Map::new();
+        headers.insert("Content-Type".into(), json!("text/plain; charset=utf-8"));
+        if let Some((name, value)) = extra {
+            headers.insert(name.into(), json!(value));
+        }
+        let _ = self.write(
+            "stream",
+            json!({"status": status, "headers": headers, "result": hex::encode(text)}),
+        );
+        self.ended = true;
+        let _ = self.write("end", json!({}));
+    }
+
+    fn fail_before_head(&mut self, failure: &PluginFailure) {
+        let retry = matches!(failure, PluginFailure::Busy(_)).then_some(("Retry-After", "1"));
+        self.refuse(failure.status(), &failure.to_string(), retry);
+    }
+
+    /// A failure after the head: the daemon's caller gets a cut body.
+    fn fail_after_head(&mut self, failure: &PluginFailure) {
+        self.ended = true;
+        let error =
+            json!({"error_type": "PluginFailure", "message": failure.to_string(), "args": {}});
+        let _ = self.write("error", error);
+        let _ = self.write("end", json!({}));
+    }
+}
+
+/// The plugin's headers as the daemon takes them: one string per name (repeated names joined
+/// with `, `, as HTTP allows for all but `Set-Cookie`, whose last value is kept).
+fn headers(pairs: Vec<(String, String)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (name, value) in pairs {
+        let joined = match map.get(&name).and_then(Value::as_str) {
+            Some(before) if !name.eq_ignore_ascii_case("set-cookie") => {
+                format!("{before}, {value}")
+            }
+            _ => value,
+        };
+        map.insert(name, json!(joined));
+    }
+    map
+}
+
+impl Outbox for SessionOutbox {
+    fn send(&mut self, message: Message) -> Result<(), ()> {
+        if self.ended {
+            return Err(());
+        }
+        match message {
+            Message::Head(status, pairs) => {
+                self.head_sent = true;
+                self.write(
+                    "stream",
+                    json!({"status": status, "headers": headers(pairs)}),
+                )
+            }
+            Message::Chunk(bytes) => {
+                for piece in bytes.chunks(MAX_RESULT) {
+                    self.write("stream", json!({"result": hex::encode(piece)}))?;
+                }
+                Ok(())
+            }
+            Message::End(Ok(()), _) if !self.head_sent => {
+                self.refuse(200, "", None);
+                Ok(())
+            }
+            Message::End(Ok(()), _) => {
+                self.ended = true;
+                self.write("end", json!({}))
+            }
+            Message::End(Err(failure), _) if !self.head_sent => {
+                self.fail_before_head(&failure);
+                Ok(())
+            }
+            Message::End(Err(failure), _) => {
+                self.fail_after_head(&failure);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for SessionOutbox {
+    fn drop(&mut self) {
+        if !self.ended {
+            let failure =
+                PluginFailure::Host("the host dropped the request without an answer".into());
+            if self.head_sent {
+                self.fail_after_head(&failure);
+            } else {
+                self.fail_before_head(&failure);
+            }
+        }
+    }
+}

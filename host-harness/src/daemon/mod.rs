@@ -1,0 +1,22 @@
+//! The Dify plugin daemon's protocol: how a plugin lives inside a real Dify.
+//!
+//! Dify reaches a plugin only through its plugin daemon: during development by remote
+//! debugging (the plugin connects to the daemon's debug port, [`remote`]), once installed
+//! through the daemon's local runtime (the daemon starts the plugin and talks to it over
+//! stdin/stdout, [`stdio`]). Both carry the same messages (`connection.rs`): endpoint requests
+//! in, responses out, and the plugin's app calls as backwards invocations answered by the
+//! daemon (`backend/daemon.rs`). Every request runs as any other: routed, admitted, in a fresh
+//! instance with the plugin's limits.
+//!
+//! - [`declaration`]: the plugin's Dify files (`manifest.yaml`, the endpoint group, `_assets/`)
+//!   read and checked with the daemon's own rules before anything connects;
+//! - `protocol.rs`: the messages; `raw_http.rs`: the HTTP request inside an endpoint request.
+
+mod connection;
+pub mod declaration;
+mod protocol;
+mod raw_http;
+pub mod remote;
+pub mod stdio;
+
+pub use connection::HEARTBEAT_INTERVAL;

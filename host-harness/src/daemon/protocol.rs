@@ -1,0 +1,70 @@
+//! The messages of the daemon's protocol, in both directions (reference: dify-wire.md §2.1,
+//! §2.2; daemon-protocol.md §2.2, §2.6).
+//!
+//! Plugin → daemon: one JSON object and `\n\n` per message, keys in the Python SDK's order:
+//! `{"event":"session","session_id":…,"data":{"type":"stream"|"invoke"|"end"|"error",…}}`,
+//! `{"event":"heartbeat",…}`, `{"event":"log",…}`. During remote registration, before `end`:
+//! `{"type":…,"data":…}` lines. Daemon → plugin: one JSON object per line, `event` either
+//! `request` or `backwards_response`. Lines that are not what they should be are reported to
+//! the caller, which logs and skips them.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+/// A line the daemon sent.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Inbound<'a> {
+    pub session_id: Option<String>,
+    pub event: String,
+    #[serde(borrow)]
+    pub data: &'a RawValue,
+}
+
+/// The `data` of a `request` line for an endpoint.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EndpointRequest {
+    pub action: String,
+    #[serde(default)]
+    pub raw_http_request: String,
+    #[serde(default)]
+    pub settings: Value,
+}
+
+/// The `data` of a `backwards_response` line.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BackwardsResponse<'a> {
+    pub backwards_request_id: String,
+    pub event: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
+}
+
+/// One line to the daemon, framed as the Python SDK frames it.
+pub(crate) fn line(message: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(message).unwrap_or_default();
+    bytes.extend_from_slice(b"\n\n");
+    bytes
+}
+
+/// A message of session `session_id`: `{"event":"session","session_id":…,"data":{"type":…,"data":…}}`.
+pub(crate) fn session(session_id: &str, kind: &str, data: Value) -> Value {
+    json!({"event": "session", "session_id": session_id, "data": {"type": kind, "data": data}})
+}
+
+/// The heartbeat, the only message that keeps a remote plugin alive.
+pub(crate) fn heartbeat() -> Value {
+    json!({"event": "heartbeat", "session_id": null, "data": {}})
+}
+
+/// A plugin log line (stdio mode; the daemon drops them in remote mode).
+pub(crate) fn log(level: &str, message: &str, timestamp: f64) -> Value {
+    json!({"event": "log", "session_id": null, "data": {"level": level, "message": message, "timestamp": timestamp}})
+}
+
+/// A registration message: `{"type":…,"data":…}`.
+pub(crate) fn registration(kind: &str, data: Value) -> Value {
+    json!({"type": kind, "data": data})
+}

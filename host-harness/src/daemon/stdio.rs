@@ -1,0 +1,69 @@
+//! The daemon's local runtime: the daemon starts the plugin's process and speaks the same
+//! protocol over its stdin and stdout (daemon-protocol.md §3.3). There is no registration (the
+//! daemon read the declaration from the package); the first heartbeat marks the plugin ready.
+//! Stdout carries only protocol lines; diagnostics go to stderr, and the plugin's own log
+//! lines go to the daemon as `log` events ([`StdioLogger`]).
+
+use std::io::BufReader;
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::connection::{self, Writer};
+use super::protocol;
+use crate::runtime::Plugin;
+
+/// The stdout writer, once `run_stdio` has started: where [`StdioLogger`] sends log events.
+static STDOUT: OnceLock<Arc<Writer>> = OnceLock::new();
+
+/// Serve `plugin` on stdin and stdout until the daemon closes stdin.
+pub fn run_stdio(plugin: &Plugin) -> std::io::Result<()> {
+    let writer = STDOUT
+        .get_or_init(|| Writer::new(Box::new(std::io::stdout())))
+        .clone();
+    let mut input = BufReader::new(std::io::stdin());
+    connection::serve(plugin, &mut input, writer)
+}
+
+/// A `log` backend for the stdio runtime: the plugin's own lines (target
+/// `dify_plugin_host::plugin`) become `log` events for the daemon, everything else goes to
+/// stderr. Install it with `log::set_logger` before [`run_stdio`].
+pub struct StdioLogger {
+    /// The most verbose level written to stderr.
+    pub stderr_level: log::LevelFilter,
+}
+
+impl log::Log for StdioLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target().starts_with("dify_plugin_host::plugin")
+            || metadata.level() <= self.stderr_level
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let message = record.args().to_string();
+        if record.target().starts_with("dify_plugin_host::plugin")
+            && let Some(writer) = STDOUT.get()
+        {
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug | log::Level::Trace => "debug",
+            };
+            let timestamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            if writer
+                .send(&protocol::log(level, &message, timestamp))
+                .is_ok()
+            {
+                return;
+            }
+        }
+        eprintln!("{} {}: {message}", record.level(), record.target());
+    }
+
+    fn flush(&self) {}
+}
