@@ -16,17 +16,20 @@ runs=${RUNS:-5}
 out=${OUT:-$(mktemp -d)}
 peer=${PEER:-../shared/peer/run.sh}
 
-cargo build --release -q -p dify-plugin-bench
+cargo build --release -q -p dify-plugin-bench -p dify-plugin-cli
 echo "== ours: target/release/dify-plugin-bench --chunks $chunks --runs $runs"
 ./target/release/dify-plugin-bench --chunks "$chunks" --runs "$runs" --json "$out/ours.json"
+echo
+echo "== ours behind the daemon protocol: target/release/dify-plugin-bench --daemon --chunks $chunks"
+./target/release/dify-plugin-bench --daemon --chunks "$chunks" --json "$out/daemon.json"
 echo
 if [ ! -x "$peer" ]; then
     echo "== peer: skipped: no Python SDK peer at $peer (set PEER=/path/to/run.sh to compare)"
     echo "(raw results in $out)"
     exit 0
 fi
-echo "== peer: $peer --chunks $chunks --runs $runs"
-"$peer" --chunks "$chunks" --runs "$runs" --json "$out/peer.json"
+echo "== peer: $peer --transport both --chunks $chunks --runs $runs"
+"$peer" --transport both --chunks "$chunks" --runs "$runs" --json "$out/peer.json"
 echo
-python3 bench/ratios.py "$out/ours.json" "$out/peer.json"
+python3 bench/ratios.py "$out/ours.json" "$out/peer.json" "$out/daemon.json"
 echo "(raw results in $out)"

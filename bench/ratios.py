@@ -1,6 +1,9 @@
 """Print our benchmark next to the Python SDK peer's, with the ratios and the targets.
 
-Usage: python3 bench/ratios.py ours.json peer.json
+Usage: python3 bench/ratios.py ours.json peer.json [daemon.json]
+
+daemon.json (from `dify-plugin-bench --daemon --json`) adds the rows of the host behind the
+daemon protocol, beside the peer's figures for the same transport.
 """
 import json
 import statistics
@@ -43,3 +46,33 @@ print("|---|---|---|---|---|---|")
 for name, mine, theirs, ratio, target, met in rows:
     r = f"{ratio:,.1f}x" if ratio is not None else "-"
     print(f"| {name} | {mine} | {theirs} | {r} | {target} | {'yes' if met else 'NO'} |")
+
+if len(sys.argv) > 3:
+    daemon = json.load(open(sys.argv[3]))
+
+    def peer_for(transport, key):
+        values = [r[key] for r in peer_doc["runs"]
+                  if r.get("transport", "stdio") == transport and r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    print()
+    print("| behind the daemon protocol | ours | peer | ratio | target | met |")
+    print("|---|---|---|---|---|---|")
+    for transport in ("stdio", "tcp"):
+        mine = daemon.get(transport)
+        if mine is None:
+            continue
+        theirs = peer_for(transport, "chunks_per_s")
+        ratio = mine["chunks_per_s"] / theirs if theirs else None
+        print(f"| {transport}: streaming chunks/s | {mine['chunks_per_s']:,.0f} | "
+              f"{theirs or 0:,.0f} | {ratio or 0:,.1f}x | >= 50x | {'yes' if ratio and ratio >= 50 else 'NO'} |")
+        theirs = peer_for(transport, "blocking_median_us")
+        ratio = theirs / mine["blocking_p50_us"] if theirs else None
+        target_met = ratio and ratio >= 50
+        if transport == "tcp":
+            target_met = mine["blocking_p50_us"] <= 1000
+        print(f"| {transport}: blocking round trip p50 / p99 | {mine['blocking_p50_us']:.0f} / "
+              f"{mine['blocking_p99_us']:.0f} us | {theirs or 0:,.0f} / {peer_for(transport, 'blocking_p99_us') or 0:,.0f} us | "
+              f"{ratio or 0:,.1f}x | {'<= 1 ms' if transport == 'tcp' else '>= 50x'} | {'yes' if target_met else 'NO'} |")
+        print(f"| {transport}: endpoint requests/s at 1 / 16 sessions | {mine['requests_per_s_1']:,.0f} / "
+              f"{mine['requests_per_s_16']:,.0f} | - | - | - | - |")

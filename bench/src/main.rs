@@ -15,6 +15,7 @@
 
 mod attacks;
 mod backend;
+mod daemon;
 mod load;
 
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ struct Args {
     soak_warmup: usize,
     /// Instead of the measures: the attacks of SECURITY.md at full size.
     attacks: bool,
+    /// Instead of the measures: the host behind the daemon protocol.
+    daemon: bool,
 }
 
 impl Args {
@@ -61,6 +64,7 @@ fn args() -> Args {
         soak: None,
         soak_warmup: 50_000,
         attacks: false,
+        daemon: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -97,6 +101,7 @@ fn args() -> Args {
             }
             "--soak" => args.soak = Some(number(&value(), "--soak REQUESTS")),
             "--attacks" => args.attacks = true,
+            "--daemon" => args.daemon = true,
             "--soak-warmup" => args.soak_warmup = number(&value(), "--soak-warmup REQUESTS"),
             "--only" => {
                 args.only = Some(
@@ -109,7 +114,7 @@ fn args() -> Args {
             "--help" | "-h" => {
                 println!(
                     "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
-                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks]"
+                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks] [--daemon]"
                 );
                 std::process::exit(0);
             }
@@ -275,6 +280,13 @@ fn main() {
     .expect("build the guests");
     let duck_wasm = &guests["duck"];
     let bench_wasm = &guests["bench-plugin"];
+    if args.daemon {
+        let out = daemon::run(root, duck_wasm, bench_wasm, args.chunks);
+        if let Some(path) = &args.json {
+            let _ = std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        return;
+    }
     if args.attacks {
         attacks::run(&guests["raw"], duck_wasm);
         return;

@@ -1,0 +1,294 @@
+//! `--daemon`: the host behind Dify's plugin daemon protocol, driven by a minimal daemon of the
+//! benchmark's own (prepared lines, no checks: the measured side is the host), over TCP
+//! (remote debugging, in this process) and over stdio (the `dify-plugin-host run --stdio`
+//! binary, as the daemon's local runtime runs a plugin). The same figures as the Python peer's
+//! (`bench/compare.sh`): streaming chunks/s through one backwards invocation of N events of
+//! 143 bytes, the blocking round trip, and endpoint requests/s.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use dify_plugin_host::backend::Secret;
+use dify_plugin_host::daemon::declaration::Declaration;
+use dify_plugin_host::daemon::remote::{self, RemoteOptions};
+use dify_plugin_host::mock::MockDify;
+use dify_plugin_host::{PluginConfig, Runtime};
+use serde_json::{Value, json};
+
+use crate::backend::{BLOCKING, EVENT};
+
+/// One side of a daemon connection: lines to write, and the plugin's lines as they come.
+struct Driver {
+    out: Box<dyn Write + Send>,
+    lines: Receiver<Value>,
+    _child: Option<Child>,
+}
+
+impl Driver {
+    fn new(
+        input: impl std::io::Read + Send + 'static,
+        out: Box<dyn Write + Send>,
+        child: Option<Child>,
+    ) -> Self {
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(input).lines() {
+                let Ok(line) = line else { return };
+                if let Ok(value) = serde_json::from_str::<Value>(&line)
+                    && tx.send(value).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Driver {
+            out,
+            lines,
+            _child: child,
+        }
+    }
+
+    fn next(&self) -> Value {
+        self.lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the plugin stopped talking")
+    }
+
+    fn write(&mut self, text: &str) {
+        self.out
+            .write_all(text.as_bytes())
+            .expect("write to the plugin");
+        self.out.flush().expect("flush");
+    }
+
+    /// The daemon's request line for `target`.
+    fn request(&mut self, session: &str, target: &str) {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n");
+        let line = json!({"session_id": session, "conversation_id": null, "message_id": null,
+            "app_id": null, "endpoint_id": "ep", "context": null, "event": "request",
+            "data": {"action": "invoke_endpoint", "raw_http_request": hex::encode(raw),
+                     "settings": {}, "type": "endpoint", "user_id": ""}});
+        self.write(&format!("{line}\n"));
+    }
+
+    /// Answer an invoke with `responses` (prepared `data` texts) and the end.
+    fn answer(&mut self, session: &str, id: &str, responses: &[&str]) {
+        let mut text = String::new();
+        for data in responses {
+            text.push_str(&format!(
+                r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"response","message":"stream","data":{data}}}}}"#
+            ));
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"end","message":"","data":null}}}}"#
+        ));
+        text.push('\n');
+        self.write(&text);
+    }
+
+    /// The next session message (heartbeats and logs skipped): (session id, type, data).
+    fn session_message(&self) -> (String, String, Value) {
+        loop {
+            let line = self.next();
+            if line["event"] == "session" {
+                let session = line["session_id"].as_str().unwrap_or_default().to_owned();
+                let kind = line["data"]["type"].as_str().unwrap_or_default().to_owned();
+                return (session, kind, line["data"]["data"].clone());
+            }
+        }
+    }
+}
+
+/// Streaming: one request whose app call streams `n` events; seconds until its end.
+fn streaming(driver: &mut Driver, n: usize) -> f64 {
+    let start = Instant::now();
+    driver.request("stream", "/duck/bench?query=hi");
+    let mut results = 0;
+    loop {
+        let (session, kind, data) = driver.session_message();
+        match kind.as_str() {
+            "invoke" => {
+                let id = data["backwards_request_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let events = vec![EVENT; n];
+                driver.answer(&session, &id, &events);
+            }
+            "stream" if data.get("result").is_some() => results += 1,
+            "end" => break,
+            "error" => panic!("the plugin failed: {data}"),
+            _ => {}
+        }
+    }
+    assert!(results > 0, "no body");
+    start.elapsed().as_secs_f64()
+}
+
+/// Blocking round trips: `n` blocking invokes in one request; each one's time, from the
+/// invoke to the next one (or the end).
+fn blocking(driver: &mut Driver, n: usize) -> Vec<Duration> {
+    driver.request("blocking", &format!("/blocking?n={n}"));
+    let mut times = Vec::with_capacity(n);
+    let mut last: Option<Instant> = None;
+    loop {
+        let (session, kind, data) = driver.session_message();
+        let now = Instant::now();
+        match kind.as_str() {
+            "invoke" => {
+                if let Some(last) = last {
+                    times.push(now - last);
+                }
+                last = Some(now);
+                let id = data["backwards_request_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                driver.answer(&session, &id, &[BLOCKING]);
+            }
+            "end" => {
+                if let Some(last) = last {
+                    times.push(now - last);
+                }
+                return times;
+            }
+            "error" => panic!("the plugin failed: {data}"),
+            _ => {}
+        }
+    }
+}
+
+/// Endpoint requests/s with `sessions` at once, each request one blocking invoke.
+fn requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
+    let start = Instant::now();
+    let mut done = 0usize;
+    for i in 0..sessions {
+        driver.request(&format!("r{i}"), "/one");
+    }
+    let mut open = sessions;
+    while open > 0 {
+        let (session, kind, data) = driver.session_message();
+        match kind.as_str() {
+            "invoke" => {
+                let id = data["backwards_request_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                driver.answer(&session, &id, &[BLOCKING]);
+            }
+            "end" => {
+                done += 1;
+                if start.elapsed().as_secs_f64() < seconds {
+                    driver.request(&format!("r{done}-{session}"), "/one");
+                } else {
+                    open -= 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One transport's row: streaming on a Duck connection, the rest on a bench-plugin one.
+fn measure(name: &str, duck: &mut Driver, bench: &mut Driver, chunks: usize, out: &mut Value) {
+    streaming(duck, 1000); // warm up
+    let seconds = streaming(duck, chunks);
+    let mut times = blocking(bench, 2000);
+    times.sort_unstable();
+    let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    let one = requests(bench, 1, 2.0);
+    let sixteen = requests(bench, 16, 2.0);
+    println!(
+        "| {name} | {:.0} chunks/s ({:.2} µs each) | p50 {:.1} µs, p99 {:.1} µs | {one:.0} / {sixteen:.0} req/s |",
+        chunks as f64 / seconds,
+        seconds * 1e6 / chunks as f64,
+        p(0.5),
+        p(0.99)
+    );
+    out[name] = json!({"chunks_per_s": chunks as f64 / seconds, "blocking_p50_us": p(0.5),
+        "blocking_p99_us": p(0.99), "requests_per_s_1": one, "requests_per_s_16": sixteen});
+}
+
+/// A declaration with these endpoints (the Duck example's files otherwise): the benchmark's
+/// daemon checks nothing, but the host registers what it is given.
+fn declaration(root: &Path, endpoints: Value) -> Declaration {
+    let mut declaration =
+        Declaration::load(&root.join("examples/duck")).expect("the Duck declaration");
+    declaration.endpoint_group["endpoints"] = endpoints;
+    declaration
+}
+
+/// A TCP connection from the host, serving `wasm`, registered with this daemon.
+fn tcp(runtime: &Runtime, wasm: &Path, declaration: Declaration) -> Driver {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let address = listener.local_addr().expect("address").to_string();
+    let plugin = runtime
+        .load(wasm, PluginConfig::new(MockDify::new(), ""))
+        .expect("load");
+    std::thread::spawn(move || {
+        let options = RemoteOptions {
+            address,
+            key: Secret::new("bench"),
+            reconnect: false,
+        };
+        let _ = remote::debug(&plugin, &declaration, &options);
+    });
+    let (stream, _) = listener.accept().expect("the host connects");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    while !line.contains(r#""type":"end""#) {
+        line.clear();
+        reader.read_line(&mut line).expect("registration");
+    }
+    Driver::new(reader, Box::new(stream), None)
+}
+
+/// The host binary serving `wasm` on stdin and stdout.
+fn stdio(binary: &Path, wasm: &Path) -> Driver {
+    let mut child = Command::new(binary)
+        .args(["run", &wasm.display().to_string(), "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the host");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    Driver::new(stdout, Box::new(stdin), Some(child))
+}
+
+pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> Value {
+    let mut out = json!({"chunks": chunks, "event_bytes": EVENT.len()});
+    println!(
+        "the host behind the daemon protocol ({chunks} events of {} bytes)",
+        EVENT.len()
+    );
+    println!(
+        "| transport | streaming through one backwards invocation | blocking round trip | requests/s at 1 / 16 sessions |"
+    );
+    println!("|---|---|---|---|");
+    let runtime = Runtime::new().expect("runtime");
+    let duck_endpoints = json!([{"path": "/duck/<app_id>", "method": "GET", "hidden": false}]);
+    let bench_endpoints = json!([
+        {"path": "/blocking", "method": "GET", "hidden": false},
+        {"path": "/one", "method": "GET", "hidden": false},
+    ]);
+    let mut duck = tcp(&runtime, duck_wasm, declaration(root, duck_endpoints));
+    let mut bench = tcp(&runtime, bench_wasm, declaration(root, bench_endpoints));
+    measure("tcp", &mut duck, &mut bench, chunks, &mut out);
+    let binary = root.join("target/release/dify-plugin-host");
+    if binary.is_file() {
+        let (mut duck, mut bench) = (stdio(&binary, duck_wasm), stdio(&binary, bench_wasm));
+        measure("stdio", &mut duck, &mut bench, chunks, &mut out);
+    } else {
+        println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | |");
+    }
+    out
+}
