@@ -89,30 +89,23 @@ fn chat(req: apps::ChatRequest, mode: ResponseMode) -> Result<AppRequest, AppErr
     app_request(kind, mode, id, &req.inputs, &req.files, req.user, chat)
 }
 
+/// Workflow and completion records have the same fields: one conversion for both.
+fn inputs_only(
+    kind: AppKind,
+    mode: ResponseMode,
+    (app_id, inputs, files, user): (String, String, Vec<String>, Option<String>),
+) -> Result<AppRequest, AppError> {
+    app_request(kind, mode, app_id, &inputs, &files, user, (None, None))
+}
+
 fn workflow(req: apps::WorkflowRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
-    let (kind, id) = (AppKind::Workflow, req.app_id);
-    app_request(
-        kind,
-        mode,
-        id,
-        &req.inputs,
-        &req.files,
-        req.user,
-        (None, None),
-    )
+    let fields = (req.app_id, req.inputs, req.files, req.user);
+    inputs_only(AppKind::Workflow, mode, fields)
 }
 
 fn completion(req: apps::CompletionRequest, mode: ResponseMode) -> Result<AppRequest, AppError> {
-    let (kind, id) = (AppKind::Completion, req.app_id);
-    app_request(
-        kind,
-        mode,
-        id,
-        &req.inputs,
-        &req.files,
-        req.user,
-        (None, None),
-    )
+    let fields = (req.app_id, req.inputs, req.files, req.user);
+    inputs_only(AppKind::Completion, mode, fields)
 }
 
 /// The most events one `next-batch` returns, whatever the guest asks for.

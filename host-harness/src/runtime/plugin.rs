@@ -103,13 +103,9 @@ impl Plugin {
     /// streams in as the plugin writes it. A request that matches none of the plugin's
     /// endpoints is answered by the host (404, 405, 400) without running the plugin.
     pub fn request(&self, req: EndpointRequest) -> EndpointResponse {
-        let routed = match self.route(req) {
-            Ok(routed) => routed,
-            Err(refusal) => return refusal.into_response(),
-        };
-        let admitted = match self.admit_blocking() {
-            Ok(admitted) => admitted,
-            Err(busy) => return EndpointResponse::failed(&busy),
+        let (routed, admitted) = match self.route_and_admit(req) {
+            Ok(ready) => ready,
+            Err(answer) => return answer,
         };
         let (tx, rx) = sync_channel(self.config().limits.response_buffer.max(1));
         match self.start(routed, Box::new(tx), admitted) {
@@ -125,18 +121,26 @@ impl Plugin {
     /// body is complete when this returns. Limits apply as with [`Plugin::request`], except
     /// that the response buffer is unbounded.
     pub fn request_inline(&self, req: EndpointRequest) -> EndpointResponse {
-        let routed = match self.route(req) {
-            Ok(routed) => routed,
-            Err(refusal) => return refusal.into_response(),
-        };
-        let admitted = match self.admit_blocking() {
-            Ok(admitted) => admitted,
-            Err(busy) => return EndpointResponse::failed(&busy),
+        let (routed, admitted) = match self.route_and_admit(req) {
+            Ok(ready) => ready,
+            Err(answer) => return answer,
         };
         let (tx, rx) = std::sync::mpsc::channel();
         self.inner.code.run(routed, Box::new(tx));
         drop(admitted);
         EndpointResponse::from_channel(rx)
+    }
+
+    /// Route a request and take its slots, or the host's answer when either fails.
+    fn route_and_admit(
+        &self,
+        req: EndpointRequest,
+    ) -> Result<(RoutedRequest, Admitted), EndpointResponse> {
+        let routed = self.route(req).map_err(Refusal::into_response)?;
+        let admitted = self
+            .admit_blocking()
+            .map_err(|busy| EndpointResponse::failed(&busy))?;
+        Ok((routed, admitted))
     }
 
     /// Match a request against the plugin's endpoints.
