@@ -104,6 +104,14 @@ impl Driver {
     }
 }
 
+/// The id an `invoke` message is to be answered with.
+fn invoke_id(data: &Value) -> String {
+    data["backwards_request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Streaming: one request whose app call streams `n` events; seconds until its end.
 fn streaming(driver: &mut Driver, n: usize) -> f64 {
     let start = Instant::now();
@@ -113,10 +121,7 @@ fn streaming(driver: &mut Driver, n: usize) -> f64 {
         let (session, kind, data) = driver.session_message();
         match kind.as_str() {
             "invoke" => {
-                let id = data["backwards_request_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let id = invoke_id(&data);
                 let events = vec![EVENT; n];
                 driver.answer(&session, &id, &events);
             }
@@ -145,10 +150,7 @@ fn blocking(driver: &mut Driver, n: usize) -> Vec<Duration> {
                     times.push(now - last);
                 }
                 last = Some(now);
-                let id = data["backwards_request_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let id = invoke_id(&data);
                 driver.answer(&session, &id, &[BLOCKING]);
             }
             "end" => {
@@ -175,10 +177,7 @@ fn requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
         let (session, kind, data) = driver.session_message();
         match kind.as_str() {
             "invoke" => {
-                let id = data["backwards_request_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let id = invoke_id(&data);
                 driver.answer(&session, &id, &[BLOCKING]);
             }
             "end" => {
