@@ -666,7 +666,7 @@ fn the_host_reconnects_after_the_daemon_closes_mid_stream() {
     let closed = session.next_message(T).expect("the daemon's error");
     assert_eq!(closed.kind, Kind::Error);
     assert!(closed.by_daemon);
-    assert_eq!(closed.data["error_type"], "PluginConnectionClosedError");
+    assert_eq!(closed.data["error_type"], "ConnectionClosedError");
     assert!(daemon.wait_registrations(2, T), "{:?}", daemon.refusals());
     gate.open();
     let answer = get(&daemon, &target).answer(T);
@@ -715,7 +715,7 @@ fn a_spinning_plugin_hits_its_deadline_while_heartbeats_and_other_sessions_go_on
 // ---------------------------------------------------------------------------------------------
 // The local runtime: the real CLI binary
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
@@ -746,7 +746,7 @@ pub fn host_binary() -> Option<PathBuf> {
 }
 
 /// A guest component as the test support builds it.
-fn component(name: &str) -> PathBuf {
+pub fn component(name: &str) -> PathBuf {
     // Loading builds the guests (support's `guests()`).
     let _ = load(name, &MockDify::new());
     let path = target_dir()

@@ -565,7 +565,7 @@ impl Inner {
         for id in open {
             self.fail_session(
                 &id,
-                json!({"error_type": "PluginConnectionClosedError", "message": "Connection closed unexpectedly"}),
+                json!({"error_type": "ConnectionClosedError", "message": "Connection closed unexpectedly"}),
             );
         }
         self.changed.notify_all();
@@ -780,6 +780,14 @@ impl FakeDaemon {
         });
         write_line(&out, &daemon_line(&id, "request", &go_json(&data))).expect("write the request");
         Session { id, rx }
+    }
+
+    /// Stdio: kill the plugin's process, as an out-of-memory killer would.
+    pub fn kill(&self) {
+        let child = self.child.as_ref().expect("a stdio daemon");
+        let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
+        child.kill().expect("kill the plugin");
+        let _ = child.wait();
     }
 
     /// Stdio: close the plugin's stdin and wait for it to exit (killed after `timeout`).

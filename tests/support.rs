@@ -27,6 +27,7 @@ fn guests() -> &'static BTreeMap<String, PathBuf> {
                 "duck",
                 "workflow-runner",
                 "completion-writer",
+                "webhook",
                 "probe",
                 "hostile",
                 "raw",

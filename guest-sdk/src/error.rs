@@ -100,7 +100,16 @@ impl From<wit::DifyError> for DifyError {
 
 impl fmt::Display for DifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dify: HTTP {}, {}", self.status, self.code)
+        // Status 200 is an answer that began well: the run failed while it streamed.
+        let when = match self.status {
+            200 => "during the stream".to_owned(),
+            status => format!("HTTP {status}"),
+        };
+        if self.code.is_empty() {
+            write!(f, "Dify: {when}")
+        } else {
+            write!(f, "Dify: {when}, {}", self.code)
+        }
     }
 }
 

@@ -29,55 +29,64 @@ pub enum BuildError {
     /// The build produced no component for a package.
     #[error("the build produced no .wasm for package '{0}' (is its crate-type \"cdylib\"?)")]
     NoComponent(String),
-    /// The toolchain has no `wasm32-wasip2` standard library and it could not be added.
+    /// The toolchain has no standard library for a target and it could not be added.
     #[error(
-        "the Rust toolchain has no wasm32-wasip2 target ({0}); install it with `rustup target add wasm32-wasip2`"
+        "the Rust toolchain has no {target} target ({reason}); install it with `rustup target add {target}`"
     )]
-    MissingTarget(String),
+    MissingTarget {
+        /// The target: `wasm32-wasip2`, or the runtime's `x86_64-unknown-linux-musl`, ...
+        target: String,
+        /// Why it could not be added.
+        reason: String,
+    },
 }
 
 /// The target plugins are built for.
 const TARGET: &str = "wasm32-wasip2";
 
-/// Make sure the toolchain that will build the plugin has the `wasm32-wasip2` standard
-/// library, adding it with rustup when it is missing. Builds into the same `target_dir` (tests
-/// running at once, several `serve` commands) take turns through a lock file there, so rustup
-/// never installs the target twice at once.
-fn ensure_target(target_dir: &Path) -> Result<(), BuildError> {
-    if target_installed()? {
-        return Ok(());
-    }
-    let lock_error = |e: std::io::Error| {
-        BuildError::MissingTarget(format!("cannot lock {}: {e}", target_dir.display()))
+/// Make sure the toolchain has the standard library of `target`, adding it with rustup when
+/// it is missing. Builds into the same `target_dir` (tests running at once, several `serve`
+/// commands) take turns through a lock file there, so rustup never installs a target twice
+/// at once.
+pub(crate) fn ensure_target(target: &str, target_dir: &Path) -> Result<(), BuildError> {
+    let missing = |reason: String| BuildError::MissingTarget {
+        target: target.to_owned(),
+        reason,
     };
-    std::fs::create_dir_all(target_dir).map_err(lock_error)?;
-    let lock = std::fs::File::create(target_dir.join(".wasm-target.lock")).map_err(lock_error)?;
-    lock.lock().map_err(lock_error)?;
-    if target_installed()? {
+    if target_installed(target)? {
         return Ok(());
     }
-    eprintln!("the {TARGET} target is missing: running `rustup target add {TARGET}`");
+    let lock_error =
+        |e: std::io::Error| missing(format!("cannot lock {}: {e}", target_dir.display()));
+    std::fs::create_dir_all(target_dir).map_err(lock_error)?;
+    let lock =
+        std::fs::File::create(target_dir.join(format!(".{target}.lock"))).map_err(lock_error)?;
+    lock.lock().map_err(lock_error)?;
+    if target_installed(target)? {
+        return Ok(());
+    }
+    eprintln!("the {target} target is missing: running `rustup target add {target}`");
     let added = Command::new("rustup")
-        .args(["target", "add", TARGET])
+        .args(["target", "add", target])
         .stdin(Stdio::null())
         .status();
     match added {
-        Ok(status) if status.success() && target_installed()? => Ok(()),
-        Ok(status) => Err(BuildError::MissingTarget(format!(
-            "`rustup target add {TARGET}` failed: {status}"
+        Ok(status) if status.success() && target_installed(target)? => Ok(()),
+        Ok(status) => Err(missing(format!(
+            "`rustup target add {target}` failed: {status}"
         ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BuildError::MissingTarget(
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing(
             "rustup is not on PATH, so it cannot be added automatically".into(),
         )),
-        Err(e) => Err(BuildError::MissingTarget(format!("cannot run rustup: {e}"))),
+        Err(e) => Err(missing(format!("cannot run rustup: {e}"))),
     }
 }
 
 /// Whether `rustc` has the target's standard library: its target libdir exists.
-fn target_installed() -> Result<bool, BuildError> {
+fn target_installed(target: &str) -> Result<bool, BuildError> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = Command::new(rustc)
-        .args(["--print", "target-libdir", "--target", TARGET])
+        .args(["--print", "target-libdir", "--target", target])
         .stdin(Stdio::null())
         .output()
         .map_err(BuildError::Spawn)?;
@@ -117,56 +126,19 @@ pub fn build_plugins(
     packages: &[&str],
     target_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
-    ensure_target(target_dir)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--manifest-path")
-        .arg(manifest)
-        .args(["--target", TARGET, "--profile", "guest"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .arg("--target-dir")
-        .arg(target_dir);
+    ensure_target(TARGET, target_dir)?;
+    let mut cmd = cargo_build(manifest, target_dir);
+    cmd.args(["--target", TARGET, "--profile", "guest"]);
     for setting in guest_profile_settings() {
         cmd.arg("--config").arg(setting);
     }
     for package in packages {
         cmd.args(["-p", package]);
     }
-    for (key, _) in std::env::vars_os() {
-        let key_str = key.to_string_lossy();
-        let inherited = key_str.starts_with("CARGO_")
-            && ![
-                "CARGO_HOME",
-                "CARGO_NET_",
-                "CARGO_HTTP_",
-                "CARGO_REGISTRIES_",
-            ]
-            .iter()
-            .any(|keep| key_str.starts_with(keep));
-        if inherited || key_str == "RUSTFLAGS" || key_str.starts_with("__CARGO") {
-            cmd.env_remove(&key);
-        }
-    }
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(BuildError::Spawn)?;
-    if !output.status.success() {
-        return Err(BuildError::Failed(
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ));
-    }
     let mut built = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let name = message["target"]["name"].as_str().unwrap_or_default();
-        let wasm = message["filenames"]
+    for artifact in artifacts(cmd)? {
+        let name = artifact["target"]["name"].as_str().unwrap_or_default();
+        let wasm = artifact["filenames"]
             .as_array()
             .into_iter()
             .flatten()
@@ -182,6 +154,53 @@ pub fn build_plugins(
         }
     }
     Ok(built)
+}
+
+/// Run a [`cargo_build`] command: cargo's `compiler-artifact` messages, or its errors.
+pub(crate) fn artifacts(mut cmd: Command) -> Result<Vec<serde_json::Value>, BuildError> {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(BuildError::Spawn)?;
+    if !output.status.success() {
+        return Err(BuildError::Failed(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .collect())
+}
+
+/// `cargo build` of `manifest` into `target_dir`, with JSON messages on stdout, and without
+/// the outer cargo's environment (a test or build script calling this is under cargo).
+pub(crate) fn cargo_build(manifest: &Path, target_dir: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .args(["--message-format", "json-render-diagnostics"])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for (key, _) in std::env::vars_os() {
+        let key_str = key.to_string_lossy();
+        let inherited = key_str.starts_with("CARGO_")
+            && ![
+                "CARGO_HOME",
+                "CARGO_NET_",
+                "CARGO_HTTP_",
+                "CARGO_REGISTRIES_",
+            ]
+            .iter()
+            .any(|keep| key_str.starts_with(keep));
+        if inherited || key_str == "RUSTFLAGS" || key_str.starts_with("__CARGO") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
 }
 
 /// Build one plugin crate (the directory holding its `Cargo.toml`) into `target_dir`.

@@ -18,6 +18,14 @@
 //!   ([`router`], from `dify-plugin-wire`, with the frame and SSE decoders) runs first;
 //! - [`build`]: building plugin crates into components.
 //!
+//! # Features
+//!
+//! All on by default. `compiler` compiles `.wasm` components (cranelift); `server` is the
+//! HTTP front end; `dify-http` the real Dify backends. The runtime a `.difypkg` ships is built
+//! with none of them: the daemon front end, the daemon's backend and the mock are always
+//! there, and without `compiler` a plugin loads only as a component precompiled for the
+//! machine ([`Runtime::load_precompiled`]).
+//!
 //! # Life of a request
 //!
 //! A front end turns what arrives into an [`EndpointRequest`] and asks the [`Plugin`] to route
@@ -58,9 +66,12 @@ pub mod build;
 pub mod daemon;
 pub mod endpoint;
 mod guest;
+#[cfg(feature = "package")]
+pub mod package;
 pub mod response;
 mod runtime;
 pub mod scaffold;
+#[cfg(feature = "server")]
 pub mod server;
 
 pub use backend::mock;
@@ -68,4 +79,6 @@ pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError
 pub use dify_plugin_wire::router;
 pub use endpoint::{EndpointRequest, PluginFailure, RequestStats};
 pub use response::EndpointResponse;
+#[cfg(feature = "compiler")]
+pub use runtime::precompile;
 pub use runtime::{HostError, Limits, Plugin, PluginConfig, Runtime};

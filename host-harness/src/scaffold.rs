@@ -394,7 +394,7 @@ plugins:
     - group/NAME.yaml
 meta:
   version: 0.1.0
-  arch: [amd64, arm64]
+  arch: [amd64]
   runner:
     # The daemon accepts no other language; the host is launched through a Python shim.
     language: python

@@ -103,7 +103,12 @@ impl Server {
         limits: ServerLimits,
     ) -> std::io::Result<Server> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(
+                std::env::var("H3_TOKIO")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(2),
+            )
             .thread_name("dify-plugin-http")
             .enable_all()
             .build()?;

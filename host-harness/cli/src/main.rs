@@ -4,9 +4,14 @@
 //!
 //! - `serve <plugin>` serves the plugin's endpoints over HTTP on loopback;
 //! - `call <plugin> <method> <path>` runs one request and prints the body as it streams;
-//! - `apps` lists the mock's demo apps.
+//! - `apps` lists the mock's demo apps;
+//! - `debug <plugin>` attaches it to a Dify workspace by remote debugging, `run <plugin>
+//!   --stdio` serves it as the daemon's local runtime does;
+//! - `package <plugin>` writes the `.difypkg` an operator installs, `keygen` a key to sign it;
+//! - `new <dir>` makes a plugin crate.
 //!
-//! `<plugin>` is a `.wasm` component or a plugin crate directory, built first.
+//! `<plugin>` is a `.wasm` component or a plugin crate directory, built first (into
+//! `$CARGO_TARGET_DIR`, else `target/`, as cargo would).
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -21,8 +26,9 @@ mod remote;
 use dify_plugin_host::backend::Secret;
 use dify_plugin_host::backend::select::{self, BackendOptions};
 use dify_plugin_host::daemon::declaration::Declaration;
-use dify_plugin_host::daemon::stdio::StdioLogger;
+use dify_plugin_host::daemon::{plugin_config, stdio};
 use dify_plugin_host::mock::MockDify;
+use dify_plugin_host::package::{self, Arch};
 use dify_plugin_host::scaffold::{self, SdkSource};
 use dify_plugin_host::server::Server;
 use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
@@ -96,6 +102,34 @@ enum Command {
         /// The git revision with --sdk-git.
         #[arg(long, value_name = "REV", requires = "sdk_git")]
         sdk_rev: Option<String>,
+    },
+    /// Write the `.difypkg` a Dify operator installs (Plugins → Install from local package):
+    /// the declaration, a launcher, and for each architecture of `meta.arch` a static runtime
+    /// and the component precompiled for it.
+    Package {
+        /// A plugin crate directory (with manifest.yaml, its endpoint group and _assets/),
+        /// built first.
+        plugin: PathBuf,
+        /// The package to write (default: `<name>.difypkg` in the current folder).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Sign it with this RSA private key (PEM), for a daemon that verifies third-party
+        /// signatures; `keygen` makes one.
+        #[arg(long, value_name = "KEY.pem")]
+        sign: Option<PathBuf>,
+        /// Ship this runtime binary for ARCH (amd64, arm64) instead of building it
+        /// (repeatable).
+        #[arg(long, value_name = "ARCH=PATH", value_parser = parse_pair)]
+        runtime: Vec<(String, String)>,
+    },
+    /// Make an RSA key pair to sign packages with: NAME.private.pem (for `package --sign`)
+    /// and NAME.public.pem (for the daemon's THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS).
+    Keygen {
+        /// The files' common prefix.
+        name: PathBuf,
+        /// The key's size in bits (the daemon's own tool makes 4096).
+        #[arg(long, default_value_t = 4096)]
+        bits: usize,
     },
     /// Serve a plugin as the daemon's local runtime runs it: the daemon's protocol on stdin
     /// and stdout.
@@ -222,11 +256,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Run { .. } = cli.command {
         // Stdout is the daemon's: the plugin's logs go there as log events, the rest to stderr.
-        static LOGGER: StdioLogger = StdioLogger {
-            stderr_level: log::LevelFilter::Warn,
-        };
-        let _ = log::set_logger(&LOGGER);
-        log::set_max_level(log::LevelFilter::Info);
+        stdio::install_logger();
     } else {
         tracing_subscriber::fmt()
             .with_env_filter(
@@ -298,10 +328,32 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Package {
+            plugin,
+            output,
+            sign,
+            runtime,
+        } => {
+            let written = make_package(&plugin, output, sign, &runtime)?;
+            for (file, size) in &written.files {
+                eprintln!("  {size:>10}  {file}");
+            }
+            eprintln!(
+                "wrote {} ({} bytes, {} unpacked, {})",
+                written.path.display(),
+                written.packed_bytes,
+                written.unpacked_bytes,
+                if written.signed { "signed" } else { "unsigned" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen { name, bits } => {
+            keygen(&name, bits)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { plugin, limits, .. } => {
             let plugin = load_for_daemon(&plugin, &limits)?;
-            dify_plugin_host::daemon::stdio::run_stdio(&plugin)
-                .map_err(|e| format!("the daemon's connection broke: {e}"))?;
+            stdio::run_stdio(&plugin).map_err(|e| format!("the daemon's connection broke: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { plugin, listen } => {
@@ -390,11 +442,98 @@ fn load(args: &PluginArgs) -> Result<Plugin, String> {
 /// Build (if needed) and load a plugin whose app calls the daemon answers.
 fn load_for_daemon(plugin: &Path, limits: &LimitArgs) -> Result<Plugin, String> {
     let wasm = component_path(plugin)?;
-    // The daemon binds each session to its workspace; the plugin's own backend is never used.
-    let mut config = PluginConfig::new(MockDify::new(), "");
-    config.limits = limits.limits();
     let runtime = Runtime::new().map_err(|e| e.to_string())?;
-    runtime.load(&wasm, config).map_err(|e| e.to_string())
+    runtime
+        .load(&wasm, plugin_config(limits.limits()))
+        .map_err(|e| e.to_string())
+}
+
+/// Build the plugin and the runtimes its manifest asks for (unless given), and package them.
+fn make_package(
+    plugin: &Path,
+    output: Option<PathBuf>,
+    signing_key: Option<PathBuf>,
+    given: &[(String, String)],
+) -> Result<package::Written, String> {
+    let declaration =
+        Declaration::load(plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
+    let mut runtimes = std::collections::BTreeMap::new();
+    for (arch, path) in given {
+        let arch = Arch::from_dify(arch)
+            .ok_or_else(|| format!("--runtime {arch}=...: the architecture is amd64 or arm64"))?;
+        runtimes.insert(arch, PathBuf::from(path));
+    }
+    let cli_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    for arch in declaration
+        .arches()
+        .iter()
+        .filter_map(|a| Arch::from_dify(a))
+    {
+        if runtimes.contains_key(&arch) {
+            continue;
+        }
+        if !cli_manifest.is_file() {
+            return Err(format!(
+                "cannot build the {arch} runtime: this dify-plugin-host has no source beside it                  ({} is gone); build one with `cargo build -p dify-plugin-cli --bin                  dify-plugin-runtime --no-default-features --release --target {}` and pass                  --runtime {arch}=PATH",
+                cli_manifest.display(),
+                arch.runtime_target()
+            ));
+        }
+        eprintln!("building the {arch} runtime ({})...", arch.runtime_target());
+        let binary = package::build_runtime(&cli_manifest, arch, &work_dir("runtime"))
+            .map_err(|e| e.to_string())?;
+        runtimes.insert(arch, binary);
+    }
+    let options = package::Options {
+        component: component_path(plugin)?,
+        plugin_dir: plugin.to_owned(),
+        runtimes,
+        output: output.unwrap_or_else(|| PathBuf::from(format!("{}.difypkg", declaration.name()))),
+        signing_key,
+    };
+    package::write(&options).map_err(|e| e.to_string())
+}
+
+/// Write NAME.private.pem (owner-only) and NAME.public.pem, never over existing files.
+fn keygen(name: &Path, bits: usize) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let with = |suffix: &str| {
+        let mut file = name.as_os_str().to_owned();
+        file.push(suffix);
+        PathBuf::from(file)
+    };
+    let (private, public) = (with(".private.pem"), with(".public.pem"));
+    eprintln!("making a {bits}-bit RSA key pair...");
+    let pair = package::generate_key(bits).map_err(|e| format!("cannot make the key: {e}"))?;
+    for (path, text, mode) in [
+        (&private, &pair.private_pem, 0o600),
+        (&public, &pair.public_pem, 0o644),
+    ] {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    eprintln!(
+        "wrote {} (keep it secret; sign with `dify-plugin-host package <plugin> --sign {}`) and \
+         {} (give it to the daemon: THIRD_PARTY_SIGNATURE_VERIFICATION_ENABLED=true, \
+         THIRD_PARTY_SIGNATURE_VERIFICATION_PUBLIC_KEYS={})",
+        private.display(),
+        private.display(),
+        public.display(),
+        public.display()
+    );
+    Ok(())
+}
+
+/// Where builds go: `$CARGO_TARGET_DIR/<sub>`, else `target/<sub>`.
+fn work_dir(sub: &str) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join(sub)
 }
 
 /// The backend options the flags, environment and `--dify-config` give.
@@ -426,7 +565,7 @@ fn backend_options(args: &PluginArgs) -> BackendOptions {
 fn component_path(plugin: &Path) -> Result<PathBuf, String> {
     if plugin.is_dir() {
         eprintln!("building {} for wasm32-wasip2...", plugin.display());
-        dify_plugin_host::build::build_plugin(plugin, Path::new("target/guests"))
+        dify_plugin_host::build::build_plugin(plugin, &work_dir("guests"))
             .map_err(|e| e.to_string())
     } else if plugin.is_file() {
         Ok(plugin.to_owned())

@@ -194,7 +194,7 @@ fn daemon_error(message: &str, kind: AppKind) -> AppError {
             && let Some((status, body)) = after.split_once(BODY)
             && let Ok(status) = status.trim().parse::<u16>()
         {
-            return map_error(Api::Inner, status, body.trim_end().as_bytes(), kind);
+            return map_error(Api::Daemon, status, body.trim_end().as_bytes(), kind);
         }
         return AppError::Internal(format!("the daemon could not reach Dify: {rest}"));
     }

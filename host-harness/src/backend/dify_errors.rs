@@ -20,8 +20,12 @@ use crate::backend::{AppError, AppKind, DifyError};
 /// Which of Dify's APIs answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Api {
-    /// `/inner/api/invoke/app`.
+    /// `/inner/api/invoke/app`, called by the host.
     Inner,
+    /// `/inner/api/invoke/app`, called by the plugin daemon for the host: the same answers,
+    /// but the key and the user are the daemon's, not the host's settings.
+    Daemon,
+    #[cfg(feature = "dify-http")]
     /// `/v1/...`.
     Service,
 }
@@ -54,11 +58,30 @@ pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> Ap
              check the host's --inner-api-key"
                 .into(),
         ),
-        (Api::Inner, 500) if kind == AppKind::Completion => AppError::Internal(format!(
-            "Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
-             completion app this way (a known Dify defect: its plugin path calls the \
-             completion generator without a 'query', KeyError 'query'); use the Service API \
-             backend (--backend service) for completion apps",
+        (Api::Daemon, 404) => AppError::PermissionDenied(
+            "Dify refused the plugin daemon's inner API key (HTTP 404 from \
+             /inner/api/invoke/app, which Dify answers when X-Inner-Api-Key does not match its \
+             INNER_API_KEY_FOR_PLUGIN): the operator must set the daemon's DIFY_INNER_API_KEY \
+             to Dify's INNER_API_KEY_FOR_PLUGIN"
+                .into(),
+        ),
+        (Api::Inner | Api::Daemon, 500) if kind == AppKind::Completion => {
+            AppError::Internal(format!(
+                "Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
+                 completion app this way (a known Dify defect: its plugin path calls the \
+                 completion generator without a 'query', KeyError 'query'); {}",
+                dify.code,
+                dify.message,
+                if api == Api::Daemon {
+                    "through the daemon, use a chat or workflow app instead"
+                } else {
+                    "use the Service API backend (--backend service) for completion apps"
+                }
+            ))
+        }
+        (Api::Daemon, 400) if dify.message == "user not found" => AppError::Internal(format!(
+            "Dify does not know the user the plugin daemon named for this request ({} {:?}): \
+             the endpoint's or tool's caller, which the daemon passes on",
             dify.code, dify.message
         )),
         (Api::Inner, 400) if dify.message == "user not found" => AppError::Internal(format!(
@@ -68,6 +91,7 @@ pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> Ap
              run as the workspace's default end user",
             dify.code, dify.message
         )),
+        #[cfg(feature = "dify-http")]
         (Api::Service, 401) => AppError::PermissionDenied(format!(
             "Dify refused the app's Service API key ({} {:?})",
             dify.code, dify.message

@@ -22,6 +22,9 @@
 //! arrive, so the plugin sees the first event before Dify has finished, and dropping a stream
 //! closes the upstream connection.
 //!
+//! The real backends are the `dify-http` feature (on by default); the daemon's backend
+//! (`daemon.rs`, the plugin's app calls as backwards invocations) is always there.
+//!
 //! A new kind of reverse invocation (say, LLM invoke) becomes a new method of [`Backend`] with
 //! a default body that refuses it, so that every existing backend keeps compiling and answers
 //! "not supported" until it implements it.
@@ -29,16 +32,23 @@
 pub(crate) mod daemon;
 mod dify_config;
 mod dify_errors;
+#[cfg(feature = "dify-http")]
 mod http;
+#[cfg(feature = "dify-http")]
 mod inner;
 pub mod mock;
+#[cfg(feature = "dify-http")]
 pub mod record;
+#[cfg(feature = "dify-http")]
 pub mod select;
+#[cfg(feature = "dify-http")]
 mod service;
 
 pub use crate::budget::waiting;
 pub use dify_config::{DifyConfig, Secret};
+#[cfg(feature = "dify-http")]
 pub use inner::InnerBackend;
+#[cfg(feature = "dify-http")]
 pub use service::ServiceBackend;
 
 use std::fmt;

@@ -284,9 +284,18 @@ fn on_request(plugin: &Plugin, shared: &Arc<Shared>, session_id: String, data: &
 /// `headers`, then the body as hex `result`s of at most [`MAX_RESULT`] bytes. Dropped without
 /// an end (a host failure), it ends the session with an error rather than leave the daemon's
 /// caller waiting.
+///
+/// The head is held until the first body bytes or the end, and goes out with them. The
+/// daemon itself answers its caller only when a body chunk comes (a session error after a
+/// bare head becomes its generic 500), so holding it costs nothing, and a plugin that fails
+/// before writing any body (an app call refused after it set its head) reaches the caller
+/// with the failure's own status and text, as under `serve`.
 struct SessionOutbox {
     session_id: String,
     writer: Arc<Writer>,
+    /// The plugin's head, not yet written.
+    head: Option<Value>,
+    /// Whether a head was written: after it, a failure can only cut the body.
     head_sent: bool,
     ended: bool,
 }
@@ -296,6 +305,7 @@ impl SessionOutbox {
         SessionOutbox {
             session_id,
             writer,
+            head: None,
             head_sent: false,
             ended: false,
         }
@@ -307,6 +317,16 @@ impl SessionOutbox {
         waiting(|_| self.writer.send(&message)).map_err(drop)
     }
 
+    /// A `stream` chunk: the held head, if any, then `result` (hex) if not empty.
+    fn write_stream(&mut self, result: &[u8]) -> Result<(), ()> {
+        let mut data = self.head.take().unwrap_or_else(|| json!({}));
+        if !result.is_empty() {
+            data["result"] = json!(hex::encode(result));
+        }
+        self.head_sent = true;
+        self.write("stream", data)
+    }
+
     /// A whole answer from the host, before any head: status, text, then `end`.
     fn refuse(&mut self, status: u16, text: &str, extra: Option<(&str, &str)>) {
         let mut headers = Map::new();
@@ -314,15 +334,15 @@ impl SessionOutbox {
         if let Some((name, value)) = extra {
             headers.insert(name.into(), json!(value));
         }
-        let _ = self.write(
-            "stream",
-            json!({"status": status, "headers": headers, "result": hex::encode(text)}),
-        );
+        self.head = Some(json!({"status": status, "headers": headers}));
+        let _ = self.write_stream(text.as_bytes());
         self.ended = true;
         let _ = self.write("end", json!({}));
     }
 
+    /// A failure before any of the plugin's head was written: the failure's status and text.
     fn fail_before_head(&mut self, failure: &PluginFailure) {
+        self.head = None;
         let retry = matches!(failure, PluginFailure::Busy(_)).then_some(("Retry-After", "1"));
         self.refuse(failure.status(), &failure.to_string(), retry);
     }
@@ -360,23 +380,23 @@ impl Outbox for SessionOutbox {
         }
         match message {
             Message::Head(status, pairs) => {
-                self.head_sent = true;
-                self.write(
-                    "stream",
-                    json!({"status": status, "headers": headers(pairs)}),
-                )
+                self.head = Some(json!({"status": status, "headers": headers(pairs)}));
+                Ok(())
             }
             Message::Chunk(bytes) => {
                 for piece in bytes.chunks(MAX_RESULT) {
-                    self.write("stream", json!({"result": hex::encode(piece)}))?;
+                    self.write_stream(piece)?;
                 }
                 Ok(())
             }
-            Message::End(Ok(()), _) if !self.head_sent => {
+            Message::End(Ok(()), _) if !self.head_sent && self.head.is_none() => {
                 self.refuse(200, "", None);
                 Ok(())
             }
             Message::End(Ok(()), _) => {
+                if self.head.is_some() {
+                    self.write_stream(&[])?;
+                }
                 self.ended = true;
                 self.write("end", json!({}))
             }

@@ -110,6 +110,10 @@ pub struct Declaration {
     pub endpoint_group: Value,
     /// The files of `_assets/`, by name, sorted.
     pub assets: Vec<Asset>,
+    /// The declaration's YAML files, relative to the plugin folder with `/` separators:
+    /// `manifest.yaml`, the endpoint group, and the endpoint files the group names (what a
+    /// package must carry for the daemon to read the same declaration).
+    pub files: Vec<String>,
 }
 
 /// One file of `_assets/`, sent to the daemon as `asset_chunk`s under its file name.
@@ -237,8 +241,9 @@ impl Declaration {
         let mut report = Report::default();
         check_manifest(&mut report, &manifest);
 
+        let mut files = vec![MANIFEST_FILE.to_owned()];
         let endpoint_group = match group_file(&manifest) {
-            Some(group) => load_group(plugin_dir, group, &mut report)?,
+            Some(group) => load_group(plugin_dir, group, &mut files, &mut report)?,
             None => json!({"settings": [], "endpoints": []}),
         };
 
@@ -253,6 +258,7 @@ impl Declaration {
             manifest,
             endpoint_group,
             assets,
+            files,
         })
     }
 
@@ -317,6 +323,21 @@ impl Declaration {
     /// The `icon`'s file name in `_assets/`.
     pub fn icon(&self) -> String {
         text(&self.manifest, "icon")
+    }
+
+    /// The architectures `meta.arch` lists (`amd64`, `arm64`), as written.
+    pub fn arches(&self) -> Vec<String> {
+        field(&self.manifest, "meta.arch")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The Python module the daemon's local runtime starts (`meta.runner.entrypoint`).
+    pub fn entrypoint(&self) -> String {
+        text(&self.manifest, "meta.runner.entrypoint")
     }
 
     /// The endpoint group file, as `plugins.endpoints` lists it.
@@ -759,7 +780,14 @@ fn check_meta(r: &mut Report, m: &Value) {
 
 /// Read the group file, inline its endpoint files and check it all. Returns the group as the
 /// daemon receives it (empty lists where the group is unusable, with violations reported).
-fn load_group(dir: &Path, group: &str, r: &mut Report) -> Result<Value, DeclarationError> {
+/// The endpoint group `group`, its endpoint files inlined; the files read are added to
+/// `files`.
+fn load_group(
+    dir: &Path,
+    group: &str,
+    files: &mut Vec<String>,
+    r: &mut Report,
+) -> Result<Value, DeclarationError> {
     let empty = json!({"settings": [], "endpoints": []});
     if !is_inside(group) {
         r.add(
@@ -779,6 +807,7 @@ fn load_group(dir: &Path, group: &str, r: &mut Report) -> Result<Value, Declarat
         );
         return Ok(empty);
     };
+    files.push(group.to_owned());
 
     let settings = match field(&doc, "settings") {
         None => Vec::new(),
@@ -801,6 +830,9 @@ fn load_group(dir: &Path, group: &str, r: &mut Report) -> Result<Value, Declarat
             for (i, entry) in entries.iter().enumerate() {
                 if let Some(endpoint) = load_endpoint(dir, group, i, entry, r)? {
                     endpoints.push(endpoint);
+                    if let Value::String(file) = entry {
+                        files.push(file.clone());
+                    }
                 }
             }
         }

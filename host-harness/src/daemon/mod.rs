@@ -20,3 +20,15 @@ pub mod remote;
 pub mod stdio;
 
 pub use connection::HEARTBEAT_INTERVAL;
+
+use crate::mock::MockDify;
+use crate::runtime::{Limits, PluginConfig};
+
+/// What a plugin served through the daemon runs with. Its app calls go to the daemon, each
+/// session bound to the workspace the daemon names, so the configuration's own backend and
+/// workspace are never used.
+pub fn plugin_config(limits: Limits) -> PluginConfig {
+    let mut config = PluginConfig::new(MockDify::new(), "");
+    config.limits = limits;
+    config
+}

@@ -2,7 +2,7 @@
 //! protocol over its stdin and stdout (daemon-protocol.md §3.3). There is no registration (the
 //! daemon read the declaration from the package); the first heartbeat marks the plugin ready.
 //! Stdout carries only protocol lines; diagnostics go to stderr, and the plugin's own log
-//! lines go to the daemon as `log` events ([`StdioLogger`]).
+//! lines go to the daemon as `log` events ([`install_logger`]).
 
 use std::io::BufReader;
 use std::sync::{Arc, OnceLock};
@@ -12,7 +12,7 @@ use super::connection::{self, Writer};
 use super::protocol;
 use crate::runtime::Plugin;
 
-/// The stdout writer, once `run_stdio` has started: where [`StdioLogger`] sends log events.
+/// The stdout writer, once `run_stdio` has started: where the plugin's log lines go.
 static STDOUT: OnceLock<Arc<Writer>> = OnceLock::new();
 
 /// Serve `plugin` on stdin and stdout until the daemon closes stdin.
@@ -24,12 +24,22 @@ pub fn run_stdio(plugin: &Plugin) -> std::io::Result<()> {
     connection::serve(plugin, &mut input, writer)
 }
 
-/// A `log` backend for the stdio runtime: the plugin's own lines (target
-/// `dify_plugin_host::plugin`) become `log` events for the daemon, everything else goes to
-/// stderr. Install it with `log::set_logger` before [`run_stdio`].
-pub struct StdioLogger {
+/// Send the process's log lines where the stdio runtime must: the plugin's own (target
+/// `dify_plugin_host::plugin`, info and up) to the daemon as `log` events, the host's
+/// warnings and errors to stderr, nothing to stdout. Call it once, before [`run_stdio`]; a
+/// logger installed earlier stays.
+pub fn install_logger() {
+    static LOGGER: StdioLogger = StdioLogger {
+        stderr_level: log::LevelFilter::Warn,
+    };
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Info);
+}
+
+/// The logger of [`install_logger`].
+struct StdioLogger {
     /// The most verbose level written to stderr.
-    pub stderr_level: log::LevelFilter,
+    stderr_level: log::LevelFilter,
 }
 
 impl log::Log for StdioLogger {

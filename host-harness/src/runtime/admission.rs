@@ -57,6 +57,7 @@ impl Slots {
         self.lock().taken
     }
 
+    #[cfg(feature = "server")]
     fn try_take(&self) -> bool {
         let mut state = self.lock();
         if state.taken < self.limit {
@@ -96,6 +97,7 @@ impl Slots {
         Ok(Slot(self.clone()))
     }
 
+    #[cfg(feature = "server")]
     /// Take a slot, waiting in the queue without blocking the async runtime.
     async fn take(self: &Arc<Self>, queue: Queue) -> Result<Slot, PluginFailure> {
         if self.try_take() {
@@ -181,6 +183,7 @@ pub(crate) fn admit_blocking(
     })
 }
 
+#[cfg(feature = "server")]
 /// Take a slot of `plugin` and one of `host`, waiting without blocking the async runtime.
 pub(crate) async fn admit(
     plugin: &Arc<Slots>,

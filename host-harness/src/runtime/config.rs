@@ -136,6 +136,28 @@ pub enum HostError {
         /// What is wrong.
         reason: String,
     },
+    /// The component is a `.wasm` and this host was built without the compiler.
+    #[error(
+        "plugin {plugin} is a .wasm component, and this host was built without the compiler \
+         (the `compiler` feature): load one precompiled for this machine \
+         (`dify-plugin-host package` makes them)"
+    )]
+    NoCompiler {
+        /// The plugin.
+        plugin: String,
+    },
+    /// A precompiled component that this host cannot run: made by another wasmtime, for
+    /// another machine, or with other engine settings.
+    #[error(
+        "plugin {plugin}'s precompiled component does not fit this host: {reason}; \
+         precompile it again with this host's version (`dify-plugin-host package`)"
+    )]
+    Precompiled {
+        /// The plugin.
+        plugin: String,
+        /// wasmtime's explanation.
+        reason: String,
+    },
     /// The engine could not be set up.
     #[error("cannot start the wasm engine: {0}")]
     Engine(String),

@@ -39,6 +39,7 @@ pub(crate) struct RoutedRequest {
 }
 
 impl RoutedRequest {
+    #[cfg(feature = "server")]
     /// The request, for a front end that fills in its body after routing.
     pub(crate) fn request_mut(&mut self) -> &mut EndpointRequest {
         &mut self.request
@@ -160,15 +161,15 @@ impl Code {
         if let Err(failure) = &result {
             log::warn!(target: "dify_plugin_host::plugin", "[{}] {failure}", self.name);
         }
-        // Drop the instance and every resource it still holds (open app streams are
-        // cancelled here) before the reader learns that the response has ended.
-        let PluginState {
-            sink,
-            app_calls,
-            events,
-            ..
-        } = store.into_data();
-        sink.end(result.and_then(|handled| handled), app_calls, events);
+        // Drop every resource the instance still holds (open app streams are cancelled here)
+        // before the reader learns that the response has ended; the instance itself, whose
+        // memory the pool now resets, goes after, while the reader sends the response.
+        let state = store.data_mut();
+        drop(std::mem::take(&mut state.table));
+        let (app_calls, events) = (state.app_calls, state.events);
+        state
+            .sink
+            .end(result.and_then(|handled| handled), app_calls, events);
     }
 
     /// Instantiate and call `handle`; the outer `Err` is a trap.

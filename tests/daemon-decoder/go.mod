@@ -1,0 +1,3 @@
+module daemon-decoder
+
+go 1.26
