@@ -146,9 +146,12 @@ fn the_package_decodes_verifies_and_carries_the_declaration_as_written() {
         .iter()
         .map(|f| f.as_str().unwrap())
         .collect();
-    let mut sorted = files.clone();
+    // Sorted, as the daemon's packager writes them; a signed package's verification last, as
+    // its signer writes it.
+    assert_eq!(files.last(), Some(&".verification.dify.json"));
+    let mut sorted = files[..files.len() - 1].to_vec();
     sorted.sort();
-    assert_eq!(files, sorted, "the daemon's packager writes files sorted");
+    assert_eq!(files[..files.len() - 1], sorted);
     for file in [
         "_assets/icon.svg",
         "group/duck.yaml",
@@ -169,7 +172,20 @@ fn the_package_decodes_verifies_and_carries_the_declaration_as_written() {
             "{file} is not as written"
         );
     }
-    assert_eq!(std::fs::read(dir.join("requirements.txt")).unwrap(), b"");
+    // Nothing to install, and a version the daemon's SDK patcher reads as needing no patch.
+    let requirements = std::fs::read_to_string(dir.join("requirements.txt")).unwrap();
+    assert!(
+        requirements.lines().all(|l| l.starts_with('#')),
+        "{requirements}"
+    );
+    assert!(
+        requirements.contains("dify_plugin==0.10.2"),
+        "{requirements}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".verification.dify.json")).unwrap(),
+        r#"{"authorized_category":"community"}"#
+    );
     for file in &files {
         let mode = std::fs::metadata(dir.join(file))
             .unwrap()
@@ -270,7 +286,9 @@ fn a_killed_runtime_fails_its_sessions_at_the_daemon() {
     daemon.kill();
     let answer = session.answer(T);
     assert!(
-        answer.text().contains("ConnectionClosedError: Connection closed unexpectedly"),
+        answer
+            .text()
+            .contains("ConnectionClosedError: Connection closed unexpectedly"),
         "{} {}",
         answer.status,
         answer.text()
@@ -336,29 +354,42 @@ fn options(plugin_dir: PathBuf, runtimes: BTreeMap<Arch, PathBuf>) -> package::O
 }
 
 #[test]
-fn packaging_refuses_a_uuid_author_and_an_arch_list_it_does_not_ship() {
+fn packaging_refuses_an_arch_list_it_does_not_ship_and_a_uuid_author() {
+    let dir = duck_copy("arch-list", |m| {
+        m.replace("arch: [amd64]", "arch: [amd64, arm64]")
+            .replace("entrypoint: main", "entrypoint: bin/main")
+    });
+    let runtime = dir.join("fake-runtime");
+    std::fs::write(&runtime, b"not run").unwrap();
+    let runtimes = BTreeMap::from([(Arch::Amd64, runtime)]);
+    let err = package::write(&options(dir.clone(), runtimes.clone())).expect_err("refused");
+    let PackageError::Invalid(found) = &err else {
+        panic!("{err}");
+    };
+    let fields: Vec<&str> = found.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(fields, ["meta.runner.entrypoint", "meta.arch"], "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "meta.arch must list exactly the architectures the package ships a runtime for, \
+             [amd64]: write `arch: [amd64]`"
+        ) && text.contains("got [amd64, arm64]"),
+        "{text}"
+    );
+    assert!(!dir.join("out.difypkg").exists());
+
+    // The daemon refuses a UUID for an author at upload; the declaration's rules say so first.
     let dir = duck_copy("uuid-author", |m| {
         m.replace(
             "author: dify-plugin-wasm",
             "author: 0b1c4f2e-4d6a-4e8f-9a3b-5c7d9e1f2a4b",
         )
-        .replace("arch: [amd64]", "arch: [amd64, arm64]")
     });
-    let runtime = dir.join("fake-runtime");
-    std::fs::write(&runtime, b"not run").unwrap();
-    let err = package::write(&options(dir, BTreeMap::from([(Arch::Amd64, runtime)])))
-        .expect_err("refused");
-    let PackageError::Invalid(found) = &err else {
-        panic!("{err}");
-    };
-    let fields: Vec<&str> = found.iter().map(|v| v.field.as_str()).collect();
-    assert_eq!(fields, ["author", "meta.arch"], "{err}");
-    let text = err.to_string();
-    assert!(text.contains("cannot set author to an UUID"), "{text}");
+    let err = package::write(&options(dir, runtimes)).expect_err("refused");
     assert!(
-        text.contains("must list exactly the architectures the package ships a runtime for, [amd64]: write `arch: [amd64]`")
-            && text.contains("got [amd64, arm64]"),
-        "{text}"
+        matches!(err, PackageError::Declaration(_))
+            && err.to_string().contains("cannot set author to an UUID"),
+        "{err}"
     );
 }
 

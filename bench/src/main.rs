@@ -17,6 +17,7 @@ mod attacks;
 mod backend;
 mod daemon;
 mod load;
+mod package;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,8 @@ struct Args {
     attacks: bool,
     /// Instead of the measures: the host behind the daemon protocol.
     daemon: bool,
+    /// Instead of the measures: this installed package's size, start and memory.
+    package: Option<PathBuf>,
 }
 
 impl Args {
@@ -65,6 +68,7 @@ fn args() -> Args {
         soak_warmup: 50_000,
         attacks: false,
         daemon: false,
+        package: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -102,6 +106,7 @@ fn args() -> Args {
             "--soak" => args.soak = Some(number(&value(), "--soak REQUESTS")),
             "--attacks" => args.attacks = true,
             "--daemon" => args.daemon = true,
+            "--package" => args.package = Some(PathBuf::from(value())),
             "--soak-warmup" => args.soak_warmup = number(&value(), "--soak-warmup REQUESTS"),
             "--only" => {
                 args.only = Some(
@@ -114,7 +119,7 @@ fn args() -> Args {
             "--help" | "-h" => {
                 println!(
                     "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
-                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks] [--daemon]"
+                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks] [--daemon] [--package FILE.difypkg]"
                 );
                 std::process::exit(0);
             }
@@ -289,6 +294,13 @@ fn main() {
     }
     if args.attacks {
         attacks::run(&guests["raw"], duck_wasm);
+        return;
+    }
+    if let Some(package) = &args.package {
+        let out = package::run(root, package, duck_wasm, args.runs);
+        if let Some(path) = &args.json {
+            let _ = std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
         return;
     }
     if let Some(requests) = args.soak {

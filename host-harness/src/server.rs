@@ -103,12 +103,7 @@ impl Server {
         limits: ServerLimits,
     ) -> std::io::Result<Server> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(
-                std::env::var("H3_TOKIO")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(2),
-            )
+            .worker_threads(2)
             .thread_name("dify-plugin-http")
             .enable_all()
             .build()?;
@@ -245,17 +240,32 @@ fn failed(failure: &PluginFailure) -> Response<ServerBody> {
 
 /// One log line per request, written when the response ends (or the client leaves).
 struct RequestLog {
-    method: String,
-    path: String,
+    /// The method and path, kept only when the line will be written: with its level off, a
+    /// request costs the log neither a copy nor any formatting.
+    line: Option<(String, String)>,
     status: u16,
     started: Instant,
 }
 
 impl RequestLog {
-    fn finish(&self, outcome: &str, stats: Option<RequestStats>) {
-        if !log::log_enabled!(target: "dify_plugin_host::server", log::Level::Info) {
-            return;
+    fn new(req: &Request<Incoming>) -> Self {
+        let on = log::log_enabled!(target: "dify_plugin_host::server", log::Level::Info);
+        RequestLog {
+            line: on.then(|| {
+                (
+                    req.method().as_str().to_owned(),
+                    req.uri().path().to_owned(),
+                )
+            }),
+            status: 0,
+            started: Instant::now(),
         }
+    }
+
+    fn finish(&self, outcome: &str, stats: Option<RequestStats>) {
+        let Some((method, path)) = &self.line else {
+            return;
+        };
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let stats = stats.map_or_else(String::new, |s| {
             format!(
@@ -265,8 +275,8 @@ impl RequestLog {
         });
         log::info!(
             target: "dify_plugin_host::server",
-            "{} {} -> {} in {ms:.1} ms{stats} {outcome}",
-            self.method, self.path, self.status
+            "{method} {path} -> {} in {ms:.1} ms{stats} {outcome}",
+            self.status
         );
     }
 }
@@ -275,12 +285,7 @@ async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<ServerBody>, Infallible> {
-    let mut log = RequestLog {
-        method: req.method().as_str().to_owned(),
-        path: req.uri().path().to_owned(),
-        status: 0,
-        started: Instant::now(),
-    };
+    let mut log = RequestLog::new(&req);
     let response = run(&shared, req, &mut log).await;
     if let Either::Left(_) = response.body() {
         log.status = response.status().as_u16();
@@ -481,8 +486,7 @@ async fn run(
     }
     log.status = status;
     body.log = Some(RequestLog {
-        method: std::mem::take(&mut log.method),
-        path: std::mem::take(&mut log.path),
+        line: log.line.take(),
         status,
         started: log.started,
     });

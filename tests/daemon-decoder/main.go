@@ -89,6 +89,9 @@ func readFile(reader *zip.Reader, name string) ([]byte, error) {
 }
 
 func extract(reader *zip.Reader, dst string) error {
+	if err := os.MkdirAll(dst, 0755); err != nil {
+		return err
+	}
 	root, err := os.OpenRoot(dst)
 	if err != nil {
 		return err

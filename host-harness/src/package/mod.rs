@@ -17,16 +17,17 @@
 //! group/<name>.yaml, endpoint files       the declaration files, as they are
 //! main.py                                 the launcher (`meta.runner.entrypoint`.py)
 //! manifest.yaml                           as it is
-//! requirements.txt                        empty
+//! requirements.txt                        no requirements (a comment for the daemon)
 //! runtime/<arch>/<name>.cwasm             the component, precompiled for <arch>
 //! runtime/<arch>/dify-plugin-runtime      the static runtime for <arch> (amd64, arm64)
+//! .verification.dify.json                 signed packages: {"authorized_category":"community"}
 //! ```
 //!
-//! Before writing, the declaration is checked with the daemon's rules (`Declaration::load`),
-//! its endpoints against the component's routes, and what only an installed package needs:
-//! an author that is not a UUID (the daemon refuses it at upload), a `meta.arch` that lists
-//! exactly the architectures shipped, an entrypoint that is a Python module name, and the
-//! daemon's 50 MiB cap on the unpacked size. [`sign`](sign.rs) writes the signature the
+//! Before writing, the declaration is checked with the daemon's rules (`Declaration::load`:
+//! among them an author that is not a UUID, which the daemon refuses at upload), its
+//! endpoints against the component's routes, and what only an installed package needs: a
+//! `meta.arch` that lists exactly the architectures shipped, an entrypoint that is a Python
+//! module name, and the daemon's 50 MiB cap on the unpacked size. [`sign`](sign.rs) writes the signature the
 //! daemon verifies.
 
 mod sign;
@@ -46,8 +47,18 @@ use crate::runtime::{HostError, Limits, Runtime};
 pub const MAX_UNPACKED_BYTES: u64 = 52_428_800;
 /// The runtime binary's name, in the package and in cargo.
 pub const RUNTIME_BINARY: &str = "dify-plugin-runtime";
-/// The empty requirements file: the daemon installs nothing, so installing works offline.
+/// The requirements file: nothing to install, so installing works offline. The daemon reads
+/// the Python SDK's version from it to decide which of its SDK patches to apply, and logs an
+/// error with a stack trace at every launch when it finds none (DMN
+/// `internal/core/local_runtime/patch.go`); the comment names one that needs no patch.
 const REQUIREMENTS_FILE: &str = "requirements.txt";
+const REQUIREMENTS: &str = "# A WebAssembly plugin: nothing to install (main.py starts a static binary).\n\
+     # The daemon reads the Python SDK's version here; none is used: dify_plugin==0.10.2\n";
+/// What a signed package says it is (the daemon's `.verification.dify.json`, hashed and
+/// signed after the other files): without it the daemon takes a signed package for one of
+/// Dify's own (`langgenius`).
+const VERIFICATION_FILE: &str = ".verification.dify.json";
+const VERIFICATION: &str = r#"{"authorized_category":"community"}"#;
 /// The launcher, with `@NAME@`, `@COMPONENT@` and `@ENTRYPOINT@` to fill in.
 const LAUNCHER: &str = include_str!("main.py");
 
@@ -278,7 +289,10 @@ pub fn write(options: &Options) -> Result<Written, PackageError> {
     for asset in &declaration.assets {
         files.insert(format!("_assets/{}", asset.name), asset.bytes.clone());
     }
-    files.insert(REQUIREMENTS_FILE.to_owned(), Vec::new());
+    files.insert(
+        REQUIREMENTS_FILE.to_owned(),
+        REQUIREMENTS.as_bytes().to_vec(),
+    );
     let component = format!("{name}.cwasm");
     let entrypoint = declaration.entrypoint();
     let launcher = LAUNCHER
@@ -296,7 +310,14 @@ pub fn write(options: &Options) -> Result<Written, PackageError> {
         );
     }
 
-    let unpacked_bytes: u64 = files.values().map(|b| b.len() as u64).sum();
+    let mut files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+    if options.signing_key.is_some() {
+        files.push((
+            VERIFICATION_FILE.to_owned(),
+            VERIFICATION.as_bytes().to_vec(),
+        ));
+    }
+    let unpacked_bytes: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
     if unpacked_bytes > MAX_UNPACKED_BYTES {
         let mut by_size: Vec<_> = files.iter().map(|(n, b)| (b.len(), n)).collect();
         by_size.sort_by(|a, b| b.cmp(a));
@@ -342,16 +363,6 @@ fn check(
             value,
         })
     };
-    let author = declaration.author();
-    if uuid::Uuid::parse_str(&author).is_ok() {
-        add(
-            "author",
-            "must not be a UUID: the daemon refuses such packages at upload (\"cannot set author \
-             to an UUID\"); use your name or organisation, lower case"
-                .into(),
-            format!("{author:?}"),
-        );
-    }
     let entrypoint = declaration.entrypoint();
     let module_name = entrypoint
         .chars()
@@ -395,11 +406,11 @@ fn check(
 
 /// Write the zip atomically (a temporary file renamed over `path`); its size.
 ///
-/// Entries are files only, sorted, with a fixed timestamp, so the same plugin gives the same
-/// bytes. Modes are what a user unzipping by hand needs (the daemon ignores them).
+/// Entries are files only, in the given order, with a fixed timestamp, so the same plugin
+/// gives the same bytes. Modes are what a user unzipping by hand needs (the daemon ignores them).
 fn write_zip(
     path: &Path,
-    files: &BTreeMap<String, Vec<u8>>,
+    files: &[(String, Vec<u8>)],
     comment: Option<&str>,
 ) -> std::io::Result<u64> {
     use zip::write::SimpleFileOptions;

@@ -9,7 +9,6 @@
 //! `RSA PUBLIC KEY` PEM block: [`generate_key`] writes both halves in the formats
 //! `dify signature generate` does.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -47,7 +46,7 @@ pub fn generate_key(bits: usize) -> Result<KeyPair, String> {
 
 /// The zip comment signing `files` (in their order) now, with the key at `key_path`.
 pub(super) fn comment(
-    files: &BTreeMap<String, Vec<u8>>,
+    files: &[(String, Vec<u8>)],
     key_path: &Path,
 ) -> Result<String, PackageError> {
     let fail = |reason: String| PackageError::Key {
@@ -76,9 +75,9 @@ pub(super) fn comment(
 }
 
 /// What is signed: each file's SHA-256, in package order, then the time in decimal.
-fn signed_data(files: &BTreeMap<String, Vec<u8>>, time: u64) -> Vec<u8> {
+fn signed_data(files: &[(String, Vec<u8>)], time: u64) -> Vec<u8> {
     let mut data = Vec::with_capacity(files.len() * 32 + 20);
-    for bytes in files.values() {
+    for (_, bytes) in files {
         data.extend_from_slice(&Sha256::digest(bytes));
     }
     data.extend_from_slice(time.to_string().as_bytes());

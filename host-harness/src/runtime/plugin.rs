@@ -218,11 +218,6 @@ impl Plugin {
         outbox: Box<dyn Outbox>,
         admitted: Admitted,
     ) -> Result<(), PluginFailure> {
-        if std::env::var_os("H3_INLINE").is_some() {
-            self.inner.code.run(req, outbox);
-            drop(admitted);
-            return Ok(());
-        }
         let loaded = self.inner.clone();
         let spawned = self.inner.workers.run(Box::new(move || {
             loaded.code.run(req, outbox);

@@ -126,7 +126,9 @@ mod tests {
             .map(|i| {
                 let tx = tx.clone();
                 workers
-                    .run(Box::new(move || tx.send((i, std::thread::current().id())).unwrap()))
+                    .run(Box::new(move || {
+                        tx.send((i, std::thread::current().id())).unwrap()
+                    }))
                     .unwrap();
                 // One at a time: each job finds idle the thread the last one ran on, unless
                 // it has not gone back to the list yet.
