@@ -21,6 +21,7 @@ use crate::backend::{AppError, AppKind, DifyError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Api {
     /// `/inner/api/invoke/app`, called by the host.
+    #[cfg(feature = "dify-http")]
     Inner,
     /// `/inner/api/invoke/app`, called by the plugin daemon for the host: the same answers,
     /// but the key and the user are the daemon's, not the host's settings.
@@ -52,6 +53,7 @@ pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> Ap
         message: message.unwrap_or_default(),
     };
     match (api, status) {
+        #[cfg(feature = "dify-http")]
         (Api::Inner, 404) => AppError::PermissionDenied(
             "Dify refused the host's inner API key (HTTP 404 from /inner/api/invoke/app, which \
              Dify answers when X-Inner-Api-Key does not match its INNER_API_KEY_FOR_PLUGIN); \
@@ -65,25 +67,21 @@ pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> Ap
              to Dify's INNER_API_KEY_FOR_PLUGIN"
                 .into(),
         ),
-        (Api::Inner | Api::Daemon, 500) if kind == AppKind::Completion => {
-            AppError::Internal(format!(
-                "Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every \
-                 completion app this way (a known Dify defect: its plugin path calls the \
-                 completion generator without a 'query', KeyError 'query'); {}",
-                dify.code,
-                dify.message,
-                if api == Api::Daemon {
-                    "through the daemon, use a chat or workflow app instead"
-                } else {
-                    "use the Service API backend (--backend service) for completion apps"
-                }
-            ))
-        }
+        #[cfg(feature = "dify-http")]
+        (Api::Inner, 500) if kind == AppKind::Completion => completion_defect(
+            &dify,
+            "use the Service API backend (--backend service) for completion apps",
+        ),
+        (Api::Daemon, 500) if kind == AppKind::Completion => completion_defect(
+            &dify,
+            "through the daemon, use a chat or workflow app instead",
+        ),
         (Api::Daemon, 400) if dify.message == "user not found" => AppError::Internal(format!(
             "Dify does not know the user the plugin daemon named for this request ({} {:?}): \
              the endpoint's or tool's caller, which the daemon passes on",
             dify.code, dify.message
         )),
+        #[cfg(feature = "dify-http")]
         (Api::Inner, 400) if dify.message == "user not found" => AppError::Internal(format!(
             "Dify does not know the user the host runs app calls as ({} {:?}); the inner API \
              takes it from the host's --user-id (DIFY_USER_ID, user_id in --dify-config): set \
@@ -98,4 +96,14 @@ pub(crate) fn map_error(api: Api, status: u16, body: &[u8], kind: AppKind) -> Ap
         )),
         _ => AppError::from_dify(dify),
     }
+}
+
+/// Dify 1.13's inner API fails every completion app with a 500; `advice` is what to do.
+fn completion_defect(dify: &DifyError, advice: &str) -> AppError {
+    AppError::Internal(format!(
+        "Dify answered HTTP 500 ({} {:?}). Dify 1.13's inner API fails every completion app \
+         this way (a known Dify defect: its plugin path calls the completion generator without \
+         a 'query', KeyError 'query'); {advice}",
+        dify.code, dify.message
+    ))
 }
