@@ -1,7 +1,7 @@
 //! Webhook: trigger a workflow or chatflow app of the workspace with an HTTP `POST`, a Rust
 //! port of the Python plugin `perzeuss/dify-plugin-webhook` 0.5.1.
 //!
-//! Four routes, one per Dify endpoint file of the original, all handled by [`handle`]:
+//! Four routes, one per Dify endpoint file of the original, all handled by `handle`:
 //!
 //! | route | app | app id from |
 //! |---|---|---|
@@ -14,10 +14,10 @@
 //! is observable (a bad key with a broken body is a 403, not a 400):
 //!
 //! 1. the middleware: Discord's signature check and its ping and ack replies
-//!    ([`discord`]), then `json_string_input` ([`python_json`]);
-//! 2. the API key ([`auth`]);
+//!    (`discord.rs`), then `json_string_input` (`python_json.rs`);
+//! 2. the API key (`auth.rs`);
 //! 3. the JSON body, the app id, the inputs, and for chat routes `query` and
-//!    `conversation_id` ([`body`]);
+//!    `conversation_id` (`body.rs`);
 //! 4. one blocking app call, whose answer goes back as JSON.
 //!
 //! Every answer the plugin makes itself is JSON, `{"error": "..."}` for errors. A failed app
@@ -176,7 +176,7 @@ fn run(
 }
 
 /// One endpoint type per route of the original (Dify declares one endpoint file each), all
-/// `POST`, all handled by [`handle`].
+/// `POST`, all handled by `handle`.
 macro_rules! route {
     ($(#[$doc:meta])* $name:ident, $path:literal, $app:expr, $app_id:expr) => {
         $(#[$doc])*
