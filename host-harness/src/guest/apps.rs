@@ -116,13 +116,6 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 type Answer<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl PluginState {
-    /// Before a call that may wait on the app: send the response written so far (its head, a
-    /// first event) rather than hold it through the wait. A reader that went away is noticed
-    /// here and refused at the plugin's next write.
-    fn before_waiting(&mut self) {
-        let _ = self.sink.flush();
-    }
-
     /// Hand one call to the backend, logging it at debug level.
     fn invoke(&mut self, req: AppRequest) -> Result<Reply, AppError> {
         self.app_calls += 1;
@@ -148,7 +141,6 @@ impl PluginState {
 
     fn blocking(&mut self, req: Result<AppRequest, AppError>) -> Answer<String> {
         self.within_budget()?;
-        self.before_waiting();
         let outcome = req.and_then(|req| match self.invoke(req)? {
             Reply::Blocking(json) => Ok(json),
             Reply::Streaming(_) => Err(AppError::Internal(
@@ -163,7 +155,6 @@ impl PluginState {
         req: Result<AppRequest, AppError>,
     ) -> Answer<Resource<HostChunkStream>> {
         self.within_budget()?;
-        self.before_waiting();
         let stream = req.and_then(|req| {
             if self.open_streams >= self.max_open_streams {
                 return Err(AppError::Internal(format!(
@@ -225,7 +216,6 @@ impl apps::Host for PluginState {
 impl apps::HostChunkStream for PluginState {
     fn next(&mut self, stream: Resource<HostChunkStream>) -> Answer<Option<apps::Chunk>> {
         self.within_budget()?;
-        self.before_waiting();
         self.next_now(stream)
     }
 
@@ -235,7 +225,6 @@ impl apps::HostChunkStream for PluginState {
         max: u32,
     ) -> Answer<Vec<apps::Chunk>> {
         self.within_budget()?;
-        self.before_waiting();
         self.next_batch_now(stream, max)
     }
 

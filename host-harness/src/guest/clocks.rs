@@ -79,9 +79,6 @@ fn sleep(
     let now = tokio::time::Instant::now();
     let until = now.checked_add(wanted.min(allowed)).unwrap_or(now);
     let state = store.data_mut();
-    // A subscription is for a poll that waits: send the response written so far first (see
-    // `ResponseSink::flush`).
-    let _ = state.sink.flush();
     let sleep = state.table.push(Sleep { until })?;
     subscribe(&mut state.table, sleep)
 }

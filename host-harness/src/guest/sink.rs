@@ -9,14 +9,6 @@
 //!   with a 500 that says why;
 //! - the body is sent in pieces of at most [`PIECE`] bytes, so the channel's bound in pieces
 //!   (`Limits::response_buffer`) is a bound in bytes; in all at most `Limits::response_bytes`.
-//!
-//! What the plugin writes while it runs without waiting is held here, its head and up to one
-//! piece of body, and sent together when the plugin next waits (an app call or a sleep: the
-//! host calls [`ResponseSink::flush`] first), when that piece is full, or when the handler
-//! ends. Every message is a hand-off to the reader's thread, so a short answer (head, body,
-//! end) costs the reader one wake-up instead of three, and the HTTP server writes it in one
-//! system call; and nothing is held back while the plugin waits, so streaming is as prompt as
-//! before. It is what the SDK already does with its own buffer, made true for every plugin.
 
 use super::bindings::http::WriteError;
 use crate::endpoint::{PluginFailure, RequestStats};
@@ -50,10 +42,6 @@ pub(crate) struct ResponseSink {
     max_bytes: u64,
     /// Why the request must fail whatever the handler returns (a refused head).
     failure: Option<PluginFailure>,
-    /// The head, written but not sent yet.
-    held_head: Option<Message>,
-    /// Body written but not sent yet: at most one piece.
-    held_body: Vec<u8>,
 }
 
 impl ResponseSink {
@@ -65,21 +53,7 @@ impl ResponseSink {
             stats: RequestStats::default(),
             max_bytes: max_bytes as u64,
             failure: None,
-            held_head: None,
-            held_body: Vec::new(),
         }
-    }
-
-    /// Send what is held: the host calls this before the plugin waits.
-    pub(crate) fn flush(&mut self) -> Result<(), WriteError> {
-        if let Some(head) = self.held_head.take() {
-            self.send(head)?;
-        }
-        if !self.held_body.is_empty() {
-            let piece = std::mem::take(&mut self.held_body);
-            self.send(Message::Chunk(piece))?;
-        }
-        Ok(())
     }
 
     fn send(&mut self, msg: Message) -> Result<(), WriteError> {
@@ -100,10 +74,7 @@ impl ResponseSink {
         }
         self.head_sent = true;
         match checked_head(status, headers) {
-            Ok(headers) => {
-                self.held_head = Some(Message::Head(status, headers));
-                Ok(())
-            }
+            Ok(headers) => self.send(Message::Head(status, headers)),
             Err(reason) => {
                 // Nothing was sent: the reader gets a 500 with the reason at the end.
                 self.failure = Some(PluginFailure::BadHead(reason));
@@ -128,21 +99,8 @@ impl ResponseSink {
             return Ok(());
         }
         self.stats.chunks += 1;
-        if self.closed {
-            return Err(WriteError::Closed);
-        }
-        if self.held_body.len() + bytes.len() <= PIECE {
-            if self.held_body.is_empty() {
-                self.held_body = bytes;
-            } else {
-                self.held_body.extend_from_slice(&bytes);
-            }
-            return Ok(());
-        }
-        self.flush()?;
         if bytes.len() <= PIECE {
-            self.held_body = bytes;
-            return Ok(());
+            return self.send(Message::Chunk(bytes));
         }
         for piece in bytes.chunks(PIECE) {
             self.send(Message::Chunk(piece.to_vec()))?;
@@ -153,7 +111,6 @@ impl ResponseSink {
     /// Report how the handler ended; the sink takes no writes after it. Nobody may be
     /// listening any more; that is fine.
     pub(crate) fn end(&mut self, result: Result<(), PluginFailure>, app_calls: u32, events: u64) {
-        let _ = self.flush();
         self.closed = true;
         let stats = RequestStats {
             app_calls,

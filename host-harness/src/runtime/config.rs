@@ -31,8 +31,7 @@ pub struct Limits {
     /// Largest response body, in bytes.
     pub response_bytes: usize,
     /// Response pieces (each at most 64 KiB) buffered between the plugin and a slow reader:
-    /// at most this many times 64 KiB of one response waits in the host, and the one piece
-    /// the plugin is still filling.
+    /// at most this many times 64 KiB of one response waits in the host.
     pub response_buffer: usize,
     /// Log lines one request may write.
     pub log_lines: usize,
