@@ -11,7 +11,9 @@
 //! 6. memory: the host's RSS with one plugin loaded, and what each live instance adds;
 //! 7. the release Duck guest's size;
 //! 8. `serve` under load: requests/s, p50 and p99 of the Duck endpoint at 1, 16 and 64
-//!    keep-alive connections over loopback.
+//!    keep-alive connections over loopback;
+//! 9. the same for the hello plugin (`GET /hello`, 200 `hello`): what the host itself costs
+//!    per request, with next to nothing for the plugin to do.
 
 mod attacks;
 mod backend;
@@ -274,12 +276,53 @@ fn soak(duck_wasm: &Path, requests: usize, warmup: usize) {
     }
 }
 
+/// Serve `plugin` and drive `target` at each of `args.connections`, adding a row per count;
+/// the figures as JSON.
+fn serve_under_load(
+    plugin: &Plugin,
+    target: &str,
+    label: &str,
+    args: &Args,
+    rows: &mut Vec<(String, String)>,
+) -> Value {
+    let server = Server::start(plugin.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let mut serve = Vec::new();
+    for &c in &args.connections {
+        let mut r = load::run(
+            server.addr(),
+            target,
+            c,
+            Duration::from_secs_f64(args.load_seconds),
+        );
+        let (p50, p99) = (r.percentile(0.50), r.percentile(0.99));
+        rows.push((
+            format!("{label}, {c} connection(s)"),
+            format!(
+                "{:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
+                r.per_second(),
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6,
+                r.errors
+            ),
+        ));
+        serve.push(json!({
+            "connections": c,
+            "requests_per_s": r.per_second(),
+            "p50_us": p50.as_secs_f64() * 1e6,
+            "p99_us": p99.as_secs_f64() * 1e6,
+            "requests": r.requests,
+            "errors": r.errors,
+        }));
+    }
+    Value::Array(serve)
+}
+
 fn main() {
     let args = args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let guests = dify_plugin_host::build::build_plugins(
         &root.join("Cargo.toml"),
-        &["duck", "bench-plugin", "raw"],
+        &["duck", "bench-plugin", "raw", "hello-plugin"],
         &root.join("target/guests"),
     )
     .expect("build the guests");
@@ -489,36 +532,14 @@ fn main() {
 
     if args.wants(8) {
         let served = load(&runtime, duck_wasm, Repeat { count: 3 });
-        let server = Server::start(served, SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-        let mut serve = Vec::new();
-        for &c in &args.connections {
-            let mut r = load::run(
-                server.addr(),
-                "/duck/bench?query=hi",
-                c,
-                Duration::from_secs_f64(args.load_seconds),
-            );
-            let (p50, p99) = (r.percentile(0.50), r.percentile(0.99));
-            rows.push((
-                format!("8. serve, Duck (3 events), {c} connection(s)"),
-                format!(
-                    "{:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
-                    r.per_second(),
-                    p50.as_secs_f64() * 1e6,
-                    p99.as_secs_f64() * 1e6,
-                    r.errors
-                ),
-            ));
-            serve.push(json!({
-                "connections": c,
-                "requests_per_s": r.per_second(),
-                "p50_us": p50.as_secs_f64() * 1e6,
-                "p99_us": p99.as_secs_f64() * 1e6,
-                "requests": r.requests,
-                "errors": r.errors,
-            }));
-        }
-        out["serve"] = Value::Array(serve);
+        let label = "8. serve, Duck (3 events)";
+        out["serve"] = serve_under_load(&served, "/duck/bench?query=hi", label, &args, &mut rows);
+    }
+
+    if args.wants(9) {
+        let hello = load(&runtime, &guests["hello-plugin"], Repeat { count: 0 });
+        let label = "9. serve, hello";
+        out["serve_hello"] = serve_under_load(&hello, "/hello", label, &args, &mut rows);
     }
 
     let (_, hwm) = memory();

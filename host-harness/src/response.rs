@@ -8,9 +8,10 @@
 //! here once.
 
 use std::fmt;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 
 use crate::endpoint::{PluginFailure, RequestStats};
+use crate::runtime::spin_briefly;
 
 /// What travels from the plugin's thread to the reader.
 pub(crate) enum Message {
@@ -36,6 +37,17 @@ impl Outbox for std::sync::mpsc::Sender<Message> {
     fn send(&mut self, msg: Message) -> Result<(), ()> {
         std::sync::mpsc::Sender::send(self, msg).map_err(drop)
     }
+}
+
+/// The next message from the plugin's thread (`None`: the channel closed), waited for as a
+/// worker waits for its next job (`runtime/workers.rs`).
+fn receive(rx: &Receiver<Message>) -> Option<Message> {
+    let polled = spin_briefly(|| match rx.try_recv() {
+        Ok(msg) => Some(Some(msg)),
+        Err(TryRecvError::Disconnected) => Some(None),
+        Err(TryRecvError::Empty) => None,
+    });
+    polled.unwrap_or_else(|| rx.recv().ok())
 }
 
 /// What the first message says.
@@ -116,7 +128,7 @@ impl fmt::Debug for EndpointResponse {
 impl EndpointResponse {
     /// Wait for the head (or an early end) and build the response.
     pub(crate) fn from_channel(rx: Receiver<Message>) -> Self {
-        match first(rx.recv().ok()) {
+        match first(receive(&rx)) {
             Start::Head(status, headers) => EndpointResponse {
                 status,
                 headers,
@@ -213,7 +225,7 @@ impl Iterator for EndpointResponse {
             return (!body.is_empty()).then_some(Ok(body));
         }
         let rx = self.rx.as_ref()?;
-        let item = match next(rx.recv().ok()) {
+        let item = match next(receive(rx)) {
             Body::Chunk(bytes) => return Some(Ok(bytes)),
             Body::End(result, stats) => {
                 self.stats = stats.or(self.stats);

@@ -4,6 +4,12 @@
 //!   times, touching nothing: what wasmtime itself costs per event (the floor).
 //! - `GET /blocking?n=N`: N blocking chat invokes through the SDK, one after the other.
 //! - `GET /one`: one blocking chat invoke, answered with its `answer`.
+//! - `GET /residue?pages=N`: what this instance finds of what an earlier request wrote (it
+//!   must find nothing: the pool reuses memory slots, `bench/tests/reuse.rs`): a static of the
+//!   data segment, and N pages of memory grown past the initial size, which it checks are
+//!   zero and then overwrites.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use dify_plugin::prelude::*;
 use dify_plugin::wit::dify::plugin::apps;
@@ -86,4 +92,57 @@ impl Endpoint for One {
     }
 }
 
-dify_plugin::export_endpoints!(Floor, Blocking, One);
+/// A static of the data segment, overwritten by every `/residue` request.
+static MARK: AtomicU32 = AtomicU32::new(0x5eed);
+
+struct Residue;
+
+impl Endpoint for Residue {
+    const METHOD: &'static str = "GET";
+    const PATH: &'static str = "/residue";
+
+    fn invoke(req: Request, _: Values, _: Settings) -> Result<Response, Error> {
+        let pages: usize = req
+            .query("pages")
+            .unwrap_or_else(|| "1".into())
+            .parse()
+            .map_err(|e| Error::bad_request(format!("pages must be a count: {e}")))?;
+        let mark = MARK.swap(0xdead, Ordering::Relaxed);
+        let dirty = grow_and_scribble(pages)?;
+        Ok(Response::text(
+            200,
+            format!("mark {mark:#x}, {dirty} dirty words"),
+        ))
+    }
+}
+
+/// Grow memory by `pages`, count the words of them that are not zero, and fill them all.
+#[cfg(target_arch = "wasm32")]
+fn grow_and_scribble(pages: usize) -> Result<usize, Error> {
+    const PAGE: usize = 64 << 10;
+    let first = core::arch::wasm32::memory_grow(0, pages);
+    if first == usize::MAX {
+        return Err(Error::msg("memory.grow was refused"));
+    }
+    let words = (pages * PAGE) / 8;
+    let base = (first * PAGE) as *mut u64;
+    let mut dirty = 0;
+    for i in 0..words {
+        // SAFETY: the pages were just added to this instance's memory by `memory.grow`, and
+        // nothing else (the allocator included) knows of them.
+        unsafe {
+            let word = base.add(i);
+            dirty += usize::from(word.read_volatile() != 0);
+            word.write_volatile(0xa5a5_a5a5_a5a5_a5a5);
+        }
+    }
+    Ok(dirty)
+}
+
+// Only a component has linear memory to grow; a native build of the workspace must still link.
+#[cfg(not(target_arch = "wasm32"))]
+fn grow_and_scribble(_: usize) -> Result<usize, Error> {
+    Err(Error::msg("only in wasm"))
+}
+
+dify_plugin::export_endpoints!(Floor, Blocking, One, Residue);

@@ -108,10 +108,8 @@ impl ResponseSink {
         Ok(())
     }
 
-    /// Report how the handler ended; the sink takes no writes after it. Nobody may be
-    /// listening any more; that is fine.
+    /// Report how the handler ended. Nobody may be listening any more; that is fine.
     pub(crate) fn end(&mut self, result: Result<(), PluginFailure>, app_calls: u32, events: u64) {
-        self.closed = true;
         let stats = RequestStats {
             app_calls,
             events,

@@ -161,15 +161,17 @@ impl Code {
         if let Err(failure) = &result {
             log::warn!(target: "dify_plugin_host::plugin", "[{}] {failure}", self.name);
         }
-        // Drop every resource the instance still holds (open app streams are cancelled here)
-        // before the reader learns that the response has ended; the instance itself, whose
-        // memory the pool now resets, goes after, while the reader sends the response.
+        // Every resource the instance still holds is dropped (open app streams are cancelled
+        // here) before the reader learns that the response has ended; the instance itself is
+        // dropped after, so that the reader sends the response while the pool resets the
+        // instance's memory for the next one.
         let state = store.data_mut();
         drop(std::mem::take(&mut state.table));
         let (app_calls, events) = (state.app_calls, state.events);
         state
             .sink
             .end(result.and_then(|handled| handled), app_calls, events);
+        drop(store);
     }
 
     /// Instantiate and call `handle`; the outer `Err` is a trap.

@@ -10,6 +10,8 @@
 //! - `plugin.rs`: the loaded [`Plugin`]: routing, the request API, requests in flight;
 //! - `instance.rs`: one request's `Store` and instance: the sandbox (no environment, files or
 //!   sockets), the limits and the deadline, and what a trap means;
+//! - `pool.rs`: the pool instances are made from, and how a used slot is reset for the next
+//!   request;
 //! - `workers.rs`: the threads requests run on, kept for reuse;
 //! - `epoch.rs`: the clock that deadlines are counted in.
 
@@ -38,6 +40,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 pub use compile::precompile;
 pub use config::{HostError, Limits, PluginConfig};
 pub use plugin::Plugin;
+pub(crate) use workers::spin_briefly;
 
 use crate::guest::{self, PluginState};
 use admission::Slots;
@@ -70,8 +73,8 @@ impl Runtime {
         let engine_error = |e: wasmtime::Error| HostError::Engine(format!("{e:?}"));
         let mut config = engine_config();
         // Instances come from a pool of pre-reserved slots: a request's instance is set up
-        // and torn down without mapping and unmapping memory (no TLB shootdowns), and the
-        // pool's size caps how many instances can be live at once.
+        // and torn down without mapping and unmapping memory, and the pool's size caps how
+        // many instances can be live at once (`pool.rs`).
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool::config()));
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);

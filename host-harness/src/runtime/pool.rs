@@ -12,8 +12,9 @@
 //! its 1 MiB stack, its data segment and a few pages of heap, and one request of the
 //! benchmark's plugins leaves 28 KiB (hello) to 48 KiB (Duck, a 3-event stream) of it
 //! written, plus about 8 KiB of tables. So the pool keeps those pages resident and puts them
-//! back as they were with a copy, found with Linux's `PAGEMAP_SCAN` (which reports the
-//! written pages wherever they are), without a system call that changes the page tables.
+//! back as they were with a copy: Linux's `PAGEMAP_SCAN` reports the written pages wherever
+//! they are, with one system call that only reads the page tables (no shootdown, and no page
+//! faults for the next instance).
 //! Where the kernel has no `PAGEMAP_SCAN` (before 6.7, or not Linux), memory is reset as
 //! before: without the scan, wasmtime could only copy over the lowest bytes of memory, and a
 //! Rust guest's stack sits at the top of its first MiB, so keeping it resident would mean
@@ -22,16 +23,17 @@
 use wasmtime::{Enabled, PoolingAllocationConfig};
 
 /// Instances that can be live at once, across all plugins of a runtime.
-pub(super) const MAX_LIVE_INSTANCES: u32 = 1000;
+const MAX_LIVE_INSTANCES: u32 = 1000;
 /// The most linear memory any instance may have; each plugin's own limit is lower.
 const MAX_MEMORY: usize = 1 << 30;
 /// Written memory a used slot keeps resident for the next instance, with `PAGEMAP_SCAN`.
-/// 20 times what the Duck example writes in a request, so that plugins that parse a body or
-/// build a larger response are reset by a copy too; and it bounds what an idle slot holds on
-/// to (slots a plugin used are reused first, so a host serving N requests at once keeps about
-/// N slots warm) and the copy after a request that wrote more (the rest is given back with
-/// `madvise`, as without this).
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// Five times what the Duck example writes in a request, so that plugins that parse a body or
+/// build a larger response are reset by a copy too (past it, the rest is given back with
+/// `madvise`, as without this). It is also what an idle slot may keep holding: every slot a
+/// request used stays warm, so after N requests at once that each wrote this much, the host
+/// keeps N times it resident (64 clients of a 64 MiB body: 16 MiB; at most `MAX_REQUESTS`
+/// of them, 225 MiB).
+const MEMORY_KEEP_RESIDENT: usize = 256 << 10;
 /// Table bytes a used slot keeps resident: tables are reset by a copy of their used part
 /// whether or not the kernel has `PAGEMAP_SCAN`, since they start at the slot's start. 64 KiB
 /// is 8,192 function references, several times what a plugin's tables hold.
