@@ -333,7 +333,7 @@ fn routes_that_sleep_or_never_end_fail_the_load_with_the_limit() {
     let error = sleeping.err().expect("refused").to_string();
     assert_eq!(
         error,
-        "plugin raw_routes_sleep has no usable endpoints: its routes() took longer than 2 s"
+        "plugin raw_routes_sleep has no usable endpoints or tools: its routes() took longer than 2 s"
     );
     let many = load_result(
         "raw-routes-many",

@@ -61,7 +61,9 @@ pub fn duck_declaration() -> Declaration {
 pub fn probe_declaration() -> Declaration {
     let mut d = duck_declaration();
     d.manifest["name"] = json!("probe");
-    d.endpoint_group["endpoints"] = json!([
+    d.endpoint_group
+        .as_mut()
+        .expect("duck has an endpoint group")["endpoints"] = json!([
         {"path": "/<path:what>", "method": "GET", "hidden": false},
         {"path": "/<path:what>", "method": "POST", "hidden": false},
     ]);
@@ -155,7 +157,10 @@ fn registration_is_accepted_and_recorded() {
     assert_eq!(reg.key, KEY);
     assert_eq!(reg.manifest, declaration.manifest);
     assert_eq!(reg.manifest["author"], "dify-plugin-wasm");
-    assert_eq!(reg.endpoint_group, declaration.endpoint_group);
+    assert_eq!(
+        Some(&reg.endpoint_group),
+        declaration.endpoint_group.as_ref()
+    );
     assert_eq!(reg.endpoint_group["endpoints"][0]["path"], "/duck/<app_id>");
     assert_eq!(reg.endpoint_group["endpoints"][0]["method"], "GET");
     let icon = std::fs::read(workspace_root().join("examples/duck/_assets/icon.svg")).unwrap();

@@ -407,6 +407,182 @@ pub fn check_endpoint_group(group: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// `^[a-zA-Z0-9_-]+$`: the daemon's tool and provider names (`tool_declaration.go`).
+fn tool_name_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// The tool parameter types and forms the daemon accepts (`tool_declaration.go` L35-99).
+const PARAMETER_TYPES: [&str; 16] = [
+    "string",
+    "number",
+    "boolean",
+    "select",
+    "secret-input",
+    "file",
+    "files",
+    "app-selector",
+    "model-selector",
+    "any",
+    "dynamic-select",
+    "array",
+    "object",
+    "checkbox",
+    "date",
+    "date-range",
+];
+
+/// The JSON types of a tool object's fields: a mismatch is a decode error, and the daemon then
+/// drops the tool without a word (`tool_declaration.go` L357-365).
+fn tool_decodes(tool: &Value) -> bool {
+    let is = |v: &Value, ok: fn(&Value) -> bool| v.is_null() || ok(v);
+    tool.is_object()
+        && is(&tool["parameters"], Value::is_array)
+        && is(&tool["output_schema"], Value::is_object)
+        && is(&tool["has_runtime_parameters"], Value::is_boolean)
+        && tool["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|p| {
+                is(&p["min"], Value::is_number)
+                    && is(&p["max"], Value::is_number)
+                    && is(&p["required"], Value::is_boolean)
+                    && is(&p["options"], Value::is_array)
+            })
+}
+
+/// The tool provider rules (one element of `tool_declaration` data), as the daemon's
+/// validator applies them in remote mode; the provider as the daemon keeps it (tools that do
+/// not decode dropped).
+pub fn check_tool_provider(provider: &Value) -> Result<Value, String> {
+    if !provider.is_object() {
+        return Err("the provider is not an object".into());
+    }
+    if provider.get("credentials_schema").is_none()
+        && provider.get("credentials_for_provider").is_none()
+    {
+        return Err(
+            "failed to unmarshal credentials_schema as array: unexpected end of JSON input".into(),
+        );
+    }
+    for path in [
+        "identity.author",
+        "identity.icon",
+        "identity.label.en_US",
+        "identity.description.en_US",
+    ] {
+        if text(provider, path).is_empty() {
+            return Err(format!("{path}: required"));
+        }
+    }
+    if !tool_name_ok(text(provider, "identity.name")) {
+        return Err(format!(
+            "identity.name {}: tool_provider_identity_name",
+            provider["identity"]["name"]
+        ));
+    }
+    for config in provider["credentials_schema"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if text(config, "label.en_US").is_empty() {
+            return Err(format!(
+                "credentials_schema: label.en_US is required ({config})"
+            ));
+        }
+    }
+    let mut kept = provider.clone();
+    let tools: Vec<Value> = provider["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| tool_decodes(t))
+        .cloned()
+        .collect();
+    for tool in &tools {
+        if text(tool, "identity.author").is_empty() || text(tool, "identity.label.en_US").is_empty()
+        {
+            return Err(format!(
+                "tool identity: author and label.en_US are required ({})",
+                tool["identity"]
+            ));
+        }
+        if !tool_name_ok(text(tool, "identity.name")) {
+            return Err(format!(
+                "tool identity.name {}: tool_identity_name",
+                tool["identity"]["name"]
+            ));
+        }
+        if text(tool, "description.human.en_US").is_empty()
+            || text(tool, "description.llm").is_empty()
+        {
+            return Err("tool description: human.en_US and llm are required".into());
+        }
+        for parameter in tool["parameters"].as_array().into_iter().flatten() {
+            let name = text(parameter, "name");
+            if name.is_empty()
+                || text(parameter, "label.en_US").is_empty()
+                || text(parameter, "human_description.en_US").is_empty()
+            {
+                return Err(format!(
+                    "parameter {name:?}: name, label.en_US and human_description.en_US are required"
+                ));
+            }
+            if !PARAMETER_TYPES.contains(&text(parameter, "type")) {
+                return Err(format!(
+                    "parameter {name}: type {} is not a tool_parameter_type",
+                    parameter["type"]
+                ));
+            }
+            if !["schema", "form", "llm"].contains(&text(parameter, "form")) {
+                return Err(format!(
+                    "parameter {name}: form {} is not a tool_parameter_form",
+                    parameter["form"]
+                ));
+            }
+        }
+    }
+    kept["tools"] = Value::Array(tools);
+    Ok(kept)
+}
+
+/// The types of `ToolResponseChunk` (`tool_entities/tool.go` L12-23).
+const CHUNK_TYPES: [&str; 12] = [
+    "text",
+    "file",
+    "blob",
+    "blob_chunk",
+    "json",
+    "link",
+    "image",
+    "image_link",
+    "binary_link",
+    "variable",
+    "log",
+    "retriever_resources",
+];
+
+/// Whether the daemon takes a tool's `stream` data: a known `type`, `message` and `meta`
+/// objects or null; otherwise the request ends with `unmarshal_error`.
+pub fn check_tool_chunk(chunk: &Value) -> Result<(), String> {
+    if !CHUNK_TYPES.contains(&text(chunk, "type")) {
+        return Err(format!(
+            "is_valid_tool_response_chunk_type: {}",
+            chunk["type"]
+        ));
+    }
+    for field in ["message", "meta"] {
+        if !(chunk[field].is_null() || chunk[field].is_object()) {
+            return Err(format!("{field} is not an object: {}", chunk[field]));
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // What tests see
 
@@ -417,6 +593,8 @@ pub struct Registration {
     pub manifest: Value,
     /// `data[0]` of `endpoint_declaration`.
     pub endpoint_group: Value,
+    /// `data[0]` of `tool_declaration`, as the daemon keeps it.
+    pub tool_provider: Value,
     /// The assets by file name, chunks appended.
     pub assets: HashMap<String, Vec<u8>>,
     /// Every registration message, parsed, in order.
@@ -440,6 +618,13 @@ pub struct SessionMessage {
     pub data: Value,
     pub at: Instant,
     pub by_daemon: bool,
+}
+
+/// A tool session's answer: its `stream` data in order, and its error, if any.
+#[derive(Debug, Clone, Default)]
+pub struct ToolAnswer {
+    pub stream: Vec<Value>,
+    pub error: Option<Value>,
 }
 
 /// The HTTP answer the daemon gives its caller.
@@ -782,6 +967,24 @@ impl FakeDaemon {
         Session { id, rx }
     }
 
+    /// Send a tool request (`type: tool`): `action` (`invoke_tool`, `validate_tool_credentials`)
+    /// with its fields, as the daemon flattens `InvokeToolRequest` into `data`.
+    pub fn tool_request(&self, action: &str, fields: Value) -> Session {
+        let out = self.current_out();
+        let id = self.inner.new_id();
+        let (tx, rx) = channel();
+        self.inner
+            .lock()
+            .sessions
+            .insert(id.clone(), (tx, out.clone()));
+        let mut data = json!({"type": "tool", "action": action, "user_id": "bench-user"});
+        for (k, v) in fields.as_object().into_iter().flatten() {
+            data[k] = v.clone();
+        }
+        write_line(&out, &daemon_line(&id, "request", &go_json(&data))).expect("write the request");
+        Session { id, rx }
+    }
+
     /// Stdio: kill the plugin's process, as an out-of-memory killer would.
     pub fn kill(&self) {
         let child = self.child.as_ref().expect("a stdio daemon");
@@ -834,6 +1037,60 @@ impl Session {
     /// The next message of the session, waiting at most `timeout`.
     pub fn next_message(&self, timeout: Duration) -> Option<SessionMessage> {
         self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// A tool session's answer as the daemon relays it to Dify: each `stream` chunk checked
+    /// as a `ToolResponseChunk` (a bad one ends it with `unmarshal_error`), then the end or the
+    /// error. Panics if the session does not end within `timeout`.
+    pub fn tool_answer(&self, timeout: Duration) -> ToolAnswer {
+        let deadline = Instant::now() + timeout;
+        let mut answer = ToolAnswer::default();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self
+                .next_message(left)
+                .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id));
+            match message.kind {
+                Kind::Invoke => {}
+                Kind::End => return answer,
+                Kind::Error => answer.error = Some(message.data),
+                Kind::Stream => {
+                    if let Err(e) = check_tool_chunk(&message.data) {
+                        let message = format!("unmarshal json failed: {e}");
+                        answer.error =
+                            Some(json!({"error_type": "unmarshal_error", "message": message}));
+                        return answer;
+                    }
+                    answer.stream.push(message.data);
+                }
+            }
+        }
+    }
+
+    /// A `validate_tool_credentials` answer as Dify reads it: the first `stream`'s `result`
+    /// (`false` without one), or the session's error.
+    pub fn validation_answer(&self, timeout: Duration) -> Result<bool, Value> {
+        let deadline = Instant::now() + timeout;
+        let mut result = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self
+                .next_message(left)
+                .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id));
+            match message.kind {
+                Kind::Invoke => {}
+                Kind::End => return Ok(result.unwrap_or(false)),
+                Kind::Error => return Err(message.data),
+                Kind::Stream => {
+                    let Some(ok) = message.data["result"].as_bool() else {
+                        return Err(
+                            json!({"error_type": "unmarshal_error", "message": message.data.to_string()}),
+                        );
+                    };
+                    result.get_or_insert(ok);
+                }
+            }
+        }
     }
 
     /// The HTTP answer, assembled as the daemon relays it (daemon-protocol.md §2.6,
@@ -1076,8 +1333,21 @@ fn register(
                 reg.endpoint_group = groups.first().cloned().unwrap_or(Value::Null);
                 declared = true;
             }
-            "tool_declaration"
-            | "model_declaration"
+            "tool_declaration" => {
+                let Some(providers) = data.as_array() else {
+                    return declaration("tool_declaration data is not a list".into());
+                };
+                let mut kept = Vec::new();
+                for provider in providers {
+                    match check_tool_provider(provider) {
+                        Ok(provider) => kept.push(provider),
+                        Err(e) => return declaration(e),
+                    }
+                }
+                reg.tool_provider = kept.into_iter().next().unwrap_or(Value::Null);
+                declared = true;
+            }
+            "model_declaration"
             | "agent_strategy_declaration"
             | "datasource_declaration"
             | "trigger_declaration" => declared = true,
@@ -1112,7 +1382,14 @@ fn register(
                 if reg.manifest.is_null() {
                     return declaration("manifest: required".into());
                 }
-                if reg.endpoint_group.is_null() {
+                if let Some(icon) = reg.tool_provider["identity"]["icon"].as_str()
+                    && !reg.assets.contains_key(icon)
+                {
+                    return Err(Refusal::Said(format!(
+                        "assets remap failed, invalid assets data, cannot remap: file not found: {icon}"
+                    )));
+                }
+                if reg.endpoint_group.is_null() && reg.tool_provider.is_null() {
                     return declaration(
                         "at least one of endpoint, model, tool, agent_strategy, datasource, trigger must be declared"
                             .into(),

@@ -219,7 +219,10 @@ fn measure(name: &str, duck: &mut Driver, bench: &mut Driver, chunks: usize, out
 fn declaration(root: &Path, endpoints: Value) -> Declaration {
     let mut declaration =
         Declaration::load(&root.join("examples/duck")).expect("the Duck declaration");
-    declaration.endpoint_group["endpoints"] = endpoints;
+    declaration
+        .endpoint_group
+        .as_mut()
+        .expect("Duck has an endpoint group")["endpoints"] = endpoints;
     declaration
 }
 

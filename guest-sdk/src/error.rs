@@ -8,6 +8,7 @@ use std::fmt;
 
 use crate::wit::dify::plugin::types as wit;
 use crate::wit::exports::dify::plugin::endpoint::HandlerError;
+use crate::wit::exports::dify::plugin::tool::ToolError;
 
 use self::app::AppRef;
 
@@ -164,7 +165,8 @@ pub enum Error {
         kind: AppErrorKind,
     },
     /// The HTTP request to the endpoint is not what it expects (a missing path value, a body
-    /// that does not parse). The caller gets a 400 with this text.
+    /// that does not parse), or a tool's parameters are values it cannot use. The HTTP caller
+    /// gets a 400 with this text; Dify, a tool's invalid-parameters error.
     BadRequest(String),
     /// JSON that should have parsed did not: `what` names the document.
     Json {
@@ -175,6 +177,12 @@ pub enum Error {
     },
     /// The SDK was used in a way that cannot work; the text says how to fix it.
     Usage(String),
+    /// A tool's credentials are wrong ([`Error::invalid_credentials`]): Dify tells the user to
+    /// fix the provider's settings.
+    InvalidCredentials(String),
+    /// Dify stopped reading a tool's messages (the run was stopped, the connection dropped).
+    /// Return it from [`Tool::invoke`](crate::Tool::invoke): the call ends quietly.
+    Closed,
     /// A failure of the plugin's own, made with [`Error::msg`]. The caller gets a 500.
     Other(String),
 }
@@ -185,9 +193,17 @@ impl Error {
         Error::Other(message.to_string())
     }
 
-    /// An error that answers the HTTP caller with 400 and this text.
+    /// An error that answers the HTTP caller with 400 and this text; from a tool, an
+    /// invalid-parameters error with it.
     pub fn bad_request(message: impl fmt::Display) -> Self {
         Error::BadRequest(message.to_string())
+    }
+
+    /// An error that refuses a tool provider's credentials with this text: from
+    /// [`Provider::validate_credentials`](crate::tool::Provider::validate_credentials), or
+    /// from a tool that finds them wrong.
+    pub fn invalid_credentials(message: impl fmt::Display) -> Self {
+        Error::InvalidCredentials(message.to_string())
     }
 
     /// The app error's kind, if this is an app error.
@@ -214,6 +230,16 @@ impl Error {
         }
     }
 
+    /// The error the tool glue hands the host: [`Error::BadRequest`] means parameters the
+    /// tool cannot use, [`Error::InvalidCredentials`] wrong credentials; anything else failed.
+    pub(crate) fn into_tool_error(self) -> ToolError {
+        match self {
+            Error::BadRequest(m) => ToolError::InvalidParameters(m),
+            Error::InvalidCredentials(m) => ToolError::InvalidCredentials(m),
+            other => ToolError::Failed(other.to_string()),
+        }
+    }
+
     pub(crate) fn json(what: impl fmt::Display, source: serde_json::Error) -> Self {
         Error::Json {
             what: what.to_string(),
@@ -232,6 +258,8 @@ impl fmt::Display for Error {
             Error::BadRequest(m) => write!(f, "bad request: {m}"),
             Error::Json { what, source } => write!(f, "{what} is not the JSON expected: {source}"),
             Error::Usage(m) => f.write_str(m),
+            Error::InvalidCredentials(m) => write!(f, "invalid credentials: {m}"),
+            Error::Closed => f.write_str("Dify stopped reading this tool's messages"),
             Error::Other(m) => f.write_str(m),
         }
     }

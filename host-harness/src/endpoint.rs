@@ -77,7 +77,17 @@ pub enum PluginFailure {
     /// The handler returned `bad-request`.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// The handler returned `internal`.
+    /// A tool's parameters are not what it takes: refused by the host's check against the
+    /// tool's YAML, or by the tool (`invalid-parameters`).
+    #[error("invalid parameters: {0}")]
+    InvalidParameters(String),
+    /// The plugin has no tool of that name; the text says which it has.
+    #[error("no such tool: {0}")]
+    UnknownTool(String),
+    /// A tool provider's credentials were refused (`invalid-credentials`).
+    #[error("invalid credentials: {0}")]
+    InvalidCredentials(String),
+    /// The handler returned `internal` (a tool, `failed`).
     #[error("the plugin failed: {0}")]
     Handler(String),
     /// The plugin trapped (a panic, an `unreachable`, a limit it hit). The text includes the
@@ -114,7 +124,10 @@ impl PluginFailure {
     /// The status a failure gets when no head was sent yet.
     pub fn status(&self) -> u16 {
         match self {
-            PluginFailure::BadRequest(_) => 400,
+            PluginFailure::BadRequest(_)
+            | PluginFailure::InvalidParameters(_)
+            | PluginFailure::InvalidCredentials(_) => 400,
+            PluginFailure::UnknownTool(_) => 404,
             PluginFailure::Deadline(_) | PluginFailure::WallTime(_) => 504,
             PluginFailure::Busy(_) => 503,
             _ => 500,

@@ -73,6 +73,7 @@ mod runtime;
 pub mod scaffold;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod tool;
 
 pub use backend::mock;
 pub use backend::{AppError, AppKind, AppRequest, Backend, CallContext, DifyError, ResponseMode};
@@ -82,3 +83,4 @@ pub use response::EndpointResponse;
 #[cfg(feature = "compiler")]
 pub use runtime::precompile;
 pub use runtime::{HostError, Limits, Plugin, PluginConfig, Runtime};
+pub use tool::{ToolMessage, ToolRequest, ToolResponse};

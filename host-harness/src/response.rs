@@ -41,7 +41,7 @@ impl Outbox for std::sync::mpsc::Sender<Message> {
 
 /// The next message from the plugin's thread (`None`: the channel closed), waited for as a
 /// worker waits for its next job (`runtime/workers.rs`).
-fn receive(rx: &Receiver<Message>) -> Option<Message> {
+pub(crate) fn receive(rx: &Receiver<Message>) -> Option<Message> {
     let polled = spin_briefly(|| match rx.try_recv() {
         Ok(msg) => Some(Some(msg)),
         Err(TryRecvError::Disconnected) => Some(None),

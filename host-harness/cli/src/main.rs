@@ -4,6 +4,7 @@
 //!
 //! - `serve <plugin>` serves the plugin's endpoints over HTTP on loopback;
 //! - `call <plugin> <method> <path>` runs one request and prints the body as it streams;
+//! - `tool <plugin> <tool> -p name=value` runs one tool and prints its messages;
 //! - `apps` lists the mock's demo apps;
 //! - `debug <plugin>` attaches it to a Dify workspace by remote debugging, `run <plugin>
 //!   --stdio` serves it as the daemon's local runtime does;
@@ -31,7 +32,7 @@ use dify_plugin_host::mock::MockDify;
 use dify_plugin_host::package::{self, Arch};
 use dify_plugin_host::scaffold::{self, SdkSource};
 use dify_plugin_host::server::Server;
-use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime};
+use dify_plugin_host::{EndpointRequest, Limits, Plugin, PluginConfig, Runtime, ToolRequest};
 
 #[derive(Parser)]
 #[command(version, about = "Run Dify plugins built as WebAssembly components")]
@@ -67,6 +68,26 @@ enum Command {
         /// Print the status line and headers (to stderr) before the body.
         #[arg(long, short = 'i')]
         include: bool,
+    },
+    /// Run one tool of a plugin and print its messages as they come, one JSON object a
+    /// line, exactly as Dify's plugin daemon receives them. The parameters are checked
+    /// against the tool's YAML first, as in Dify, when the plugin is a crate directory.
+    Tool {
+        #[command(flatten)]
+        plugin: PluginArgs,
+        /// The tool's name (its YAML's identity.name).
+        tool: String,
+        /// A parameter, NAME=VALUE (repeatable). VALUE is read as JSON if it is JSON
+        /// (`3`, `true`, `{"app_id": "..."}`), else as a string.
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE", value_parser = parse_pair)]
+        params: Vec<(String, String)>,
+        /// A credential of the provider, NAME=VALUE (repeatable).
+        #[arg(long = "credential", value_name = "NAME=VALUE", value_parser = parse_pair)]
+        credentials: Vec<(String, String)>,
+        /// Check the credentials with the provider (as Dify does when a user saves them)
+        /// instead of running the tool.
+        #[arg(long)]
+        validate: bool,
     },
     /// List the demo apps of the embedded mock Dify.
     Apps,
@@ -292,9 +313,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let declaration =
                 Declaration::load(&plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
             let plugin = load_for_daemon(&plugin, &limits)?;
-            declaration
-                .check_routes(plugin.routes())
-                .map_err(|e| e.to_string())?;
+            check_against(&declaration, &plugin)?;
             eprintln!(
                 "connecting plugin {} to the daemon at {}",
                 plugin.name(),
@@ -352,10 +371,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { plugin, limits, .. } => {
+            // A crate directory carries the declaration its tools' parameters are checked by.
+            let declaration = if plugin.is_dir() {
+                Some(Declaration::load(&plugin).map_err(|e| format!("{}: {e}", plugin.display()))?)
+            } else {
+                None
+            };
             let plugin = load_for_daemon(&plugin, &limits)?;
-            stdio::run_stdio(&plugin).map_err(|e| format!("the daemon's connection broke: {e}"))?;
+            if let Some(declaration) = &declaration {
+                check_against(declaration, &plugin)?;
+            }
+            let tools = declaration.as_ref().and_then(Declaration::tool_provider);
+            stdio::run_stdio(&plugin, tools)
+                .map_err(|e| format!("the daemon's connection broke: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Tool {
+            plugin,
+            tool,
+            params,
+            credentials,
+            validate,
+        } => run_tool(&plugin, tool, &params, &credentials, validate),
         Command::Serve { plugin, listen } => {
             let plugin = load(&plugin)?;
             let server = Server::start(plugin.clone(), listen)
@@ -412,6 +449,81 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+/// Check that the component's endpoints and tools are the ones its declaration names.
+fn check_against(declaration: &Declaration, plugin: &Plugin) -> Result<(), String> {
+    declaration
+        .check_routes(plugin.routes())
+        .and_then(|()| declaration.check_tools(plugin.tools()))
+        .map_err(|e| e.to_string())
+}
+
+/// A `NAME=VALUE` pair's value: JSON if it is JSON, else the text.
+fn json_or_text(value: &str) -> serde_json::Value {
+    serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()))
+}
+
+/// `tool`: run one tool (or check the credentials) and print its messages.
+fn run_tool(
+    args: &PluginArgs,
+    tool: String,
+    params: &[(String, String)],
+    credentials: &[(String, String)],
+    validate: bool,
+) -> Result<ExitCode, String> {
+    let declaration = if args.plugin.is_dir() {
+        Some(
+            Declaration::load(&args.plugin)
+                .map_err(|e| format!("{}: {e}", args.plugin.display()))?,
+        )
+    } else {
+        None
+    };
+    let plugin = load(args)?;
+    if let Some(declaration) = &declaration {
+        check_against(declaration, &plugin)?;
+    }
+    let credentials: serde_json::Map<String, serde_json::Value> = credentials
+        .iter()
+        .map(|(k, v)| (k.clone(), json_or_text(v)))
+        .collect();
+    if validate {
+        return match plugin.validate_credentials(credentials) {
+            Ok(()) => {
+                println!("{}", serde_json::json!({"result": true}));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(failure) => Err(failure.to_string()),
+        };
+    }
+    let mut request = ToolRequest::new(&tool);
+    request.credentials = credentials;
+    for (name, value) in params {
+        request = request.param(name, json_or_text(value));
+    }
+    let declared = declaration
+        .as_ref()
+        .and_then(Declaration::tool_provider)
+        .and_then(|provider| provider.tool(&tool));
+    match declared {
+        Some(declared) => {
+            request.parameters = declared
+                .check_parameters(&request.parameters)
+                .map_err(|problems| problems.join("\n"))?;
+        }
+        // Not declared: the plugin refuses the name itself, saying which tools it has.
+        None if declaration.is_some() => {}
+        None => eprintln!("(a .wasm without its declaration: the parameters are not checked)"),
+    }
+    let mut out = std::io::stdout().lock();
+    for message in plugin.invoke_tool(request) {
+        let message = message.map_err(|e| e.to_string())?;
+        writeln!(out, "{message}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write the messages: {e}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Build (if needed) and load the plugin with its backend, settings and limits.

@@ -4,7 +4,9 @@
 //! The package's launcher (`main.py`) `exec`s it with the plugin's component precompiled for
 //! this machine: `dify-plugin-runtime runtime/amd64/<name>.cwasm`. It speaks the daemon's
 //! protocol on stdin and stdout until the daemon closes stdin; diagnostics go to stderr,
-//! which the daemon collects, and the plugin's log lines to the daemon. `dify-plugin-host
+//! which the daemon collects, and the plugin's log lines to the daemon. A plugin with tools
+//! reads its declaration from the current folder, the unpacked package's root, where the
+//! daemon starts it: its tools' parameters are checked against their YAML. `dify-plugin-host
 //! package` builds it with none of the host's optional features (no compiler, no HTTP), so
 //! that it is small and starts in milliseconds; built with them, it also takes a `.wasm`.
 
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use dify_plugin_host::daemon::declaration::Declaration;
 use dify_plugin_host::daemon::{plugin_config, stdio};
 use dify_plugin_host::{Limits, Runtime};
 
@@ -49,5 +52,19 @@ fn run(component: &Path) -> Result<(), String> {
         runtime.load(component, config)
     }
     .map_err(|e| e.to_string())?;
-    stdio::run_stdio(&plugin).map_err(|e| format!("the daemon's connection broke: {e}"))
+    // Endpoints need no declaration at run time (the router is the component's own), so a
+    // plugin without tools starts without reading it.
+    let declaration = if plugin.tools().is_empty() {
+        None
+    } else {
+        let here = Path::new(".");
+        let declaration = Declaration::load(here)
+            .map_err(|e| format!("the package's declaration (in the current folder): {e}"))?;
+        declaration
+            .check_tools(plugin.tools())
+            .map_err(|e| e.to_string())?;
+        Some(declaration)
+    };
+    let tools = declaration.as_ref().and_then(Declaration::tool_provider);
+    stdio::run_stdio(&plugin, tools).map_err(|e| format!("the daemon's connection broke: {e}"))
 }

@@ -1,10 +1,12 @@
 //! One connection to the daemon, after registration: the same protocol over TCP (remote
 //! debugging) and over stdin/stdout (the daemon's local runtime).
 //!
-//! The reading thread reads the daemon's lines. A `request` starts a session: its raw HTTP
-//! request is parsed and routed, the request admitted and run in a fresh instance like any
-//! other (same limits, same isolation), its response written back as `stream` chunks, and its
-//! app calls sent as backwards invocations of that session (`backend/daemon.rs`). A
+//! The reading thread reads the daemon's lines. A `request` starts a session: an endpoint's
+//! raw HTTP request is parsed and routed, a tool's parameters checked against its YAML, and
+//! the call admitted and run in a fresh instance like any other (same limits, same
+//! isolation), its answer written back as `stream` chunks (an endpoint's head and body, a
+//! tool's messages), and its app calls sent as backwards invocations of that session
+//! (`backend/daemon.rs`). A
 //! `backwards_response` is handed to the call waiting for its id. A line that is not JSON or
 //! lacks a field is logged and skipped: the connection survives it. Heartbeats come from a
 //! timer thread of their own, whatever the plugins are doing.
@@ -18,13 +20,15 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::declaration::ToolProvider;
 use super::protocol::{self, BackwardsResponse, Inbound};
 use super::raw_http;
 use crate::backend::daemon::{Answer, DaemonBackend, Link};
 use crate::budget::waiting;
 use crate::endpoint::PluginFailure;
 use crate::response::{Message, Outbox};
-use crate::runtime::Plugin;
+use crate::runtime::{Job, Plugin};
+use crate::tool::ToolRequest;
 
 /// How often a heartbeat is sent (the Python SDK's interval; the daemon's limit is 60 s).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -103,11 +107,19 @@ impl Link for Shared {
     }
 }
 
-/// Serve `plugin` on a registered connection: read the daemon's lines from `input` until it
+/// What a connection serves: the plugin, and its tool provider's declaration (the tools'
+/// parameters are checked against it).
+#[derive(Clone, Copy)]
+pub(crate) struct Served<'a> {
+    pub plugin: &'a Plugin,
+    pub tools: Option<&'a ToolProvider>,
+}
+
+/// Serve a plugin on a registered connection: read the daemon's lines from `input` until it
 /// ends, answering through `writer`. Returns when the daemon closes the connection (or it
 /// breaks); every session still open then sees its calls fail and its writes refused.
 pub(crate) fn serve(
-    plugin: &Plugin,
+    served: Served<'_>,
     input: &mut dyn BufRead,
     writer: Arc<Writer>,
 ) -> std::io::Result<()> {
@@ -121,7 +133,7 @@ pub(crate) fn serve(
         line.clear();
         match read_line(input, &mut line) {
             Ok(0) => break Ok(()),
-            Ok(_) => on_line(plugin, &shared, &line),
+            Ok(_) => on_line(served, &shared, &line),
             Err(e) => break Err(e),
         }
     };
@@ -174,7 +186,7 @@ fn start_heartbeat(writer: Arc<Writer>) -> Arc<AtomicBool> {
     stop
 }
 
-fn on_line(plugin: &Plugin, shared: &Arc<Shared>, line: &[u8]) {
+fn on_line(served: Served<'_>, shared: &Arc<Shared>, line: &[u8]) {
     let text = line.trim_ascii();
     if text.is_empty() {
         return;
@@ -189,7 +201,7 @@ fn on_line(plugin: &Plugin, shared: &Arc<Shared>, line: &[u8]) {
     };
     match inbound.event.as_str() {
         "request" => match inbound.session_id {
-            Some(session_id) => on_request(plugin, shared, session_id, inbound.data.get()),
+            Some(session_id) => on_request(served, shared, session_id, inbound.data.get()),
             None => {
                 log::warn!(target: "dify_plugin_host::daemon", "skipping a request without a session_id")
             }
@@ -231,9 +243,28 @@ fn on_backwards_response(shared: &Shared, data: &str) {
     }
 }
 
-fn on_request(plugin: &Plugin, shared: &Arc<Shared>, session_id: String, data: &str) {
+fn on_request(served: Served<'_>, shared: &Arc<Shared>, session_id: String, data: &str) {
+    let request = match serde_json::from_str::<protocol::Request>(data) {
+        Ok(request) if request.kind == "tool" => {
+            return on_tool_request(served, shared, session_id, request);
+        }
+        Ok(request) if request.kind != "endpoint" && !request.kind.is_empty() => {
+            let mut outbox =
+                ToolOutbox::new(session_id, shared.writer.clone(), ToolAnswer::Messages);
+            outbox.fail(
+                "NotSupportedError",
+                &format!(
+                    "this plugin answers endpoint and tool requests; the daemon asked for {}/{}",
+                    request.kind, request.action
+                ),
+            );
+            return;
+        }
+        other => other,
+    };
+    let plugin = served.plugin;
     let mut outbox = SessionOutbox::new(session_id.clone(), shared.writer.clone());
-    let request: protocol::EndpointRequest = match serde_json::from_str(data) {
+    let request = match request {
         Ok(request) => request,
         Err(e) => {
             log::warn!(target: "dify_plugin_host::daemon", "session {session_id}: a request that does not parse: {e}");
@@ -247,7 +278,7 @@ fn on_request(plugin: &Plugin, shared: &Arc<Shared>, session_id: String, data: &
     };
     if request.action != "invoke_endpoint" {
         outbox.fail_before_head(&PluginFailure::Host(format!(
-            "this plugin serves endpoints only; the daemon asked for {:?}",
+            "this plugin's endpoints answer invoke_endpoint; the daemon asked for {:?}",
             request.action
         )));
         return;
@@ -268,15 +299,182 @@ fn on_request(plugin: &Plugin, shared: &Arc<Shared>, session_id: String, data: &
             return outbox.refuse(refusal.status, &refusal.text, allow);
         }
     };
-    let link: Arc<dyn Link> = shared.clone();
-    routed.set_backend(Arc::new(DaemonBackend::new(
-        link,
-        &session_id,
-        INVOCATION_IDLE,
-    )));
+    routed.set_backend(session_backend(shared, &session_id));
     // Admission may wait in the queue: not on the reading thread, which must go on reading
     // (the backwards responses of the sessions already running).
     plugin.dispatch(routed, Box::new(outbox));
+}
+
+/// Where the app calls of session `session_id` go: backwards invocations on this connection.
+fn session_backend(shared: &Arc<Shared>, session_id: &str) -> Arc<DaemonBackend> {
+    let link: Arc<dyn Link> = shared.clone();
+    Arc::new(DaemonBackend::new(link, session_id, INVOCATION_IDLE))
+}
+
+/// A `tool` request: `invoke_tool` or `validate_tool_credentials`, for this plugin's provider.
+/// A tool's parameters are checked against its YAML first, as Dify's Python SDK leaves to
+/// Dify: a missing or mistyped one is an error naming it, and the plugin is not run.
+fn on_tool_request(
+    served: Served<'_>,
+    shared: &Arc<Shared>,
+    session_id: String,
+    request: protocol::Request,
+) {
+    let answer = match request.action.as_str() {
+        "validate_tool_credentials" => ToolAnswer::Validation,
+        _ => ToolAnswer::Messages,
+    };
+    let mut outbox = ToolOutbox::new(session_id.clone(), shared.writer.clone(), answer);
+    let Some(provider) = served.tools else {
+        return outbox.fail(
+            "NotSupportedError",
+            "this plugin has no tools (its manifest.yaml lists no plugins.tools)",
+        );
+    };
+    if request.provider != provider.name {
+        return outbox.fail(
+            "ValueError",
+            &format!(
+                "Provider `{}` not found: this plugin's provider is `{}`",
+                request.provider, provider.name
+            ),
+        );
+    }
+    let backend = Some(session_backend(shared, &session_id) as Arc<dyn crate::backend::Backend>);
+    let credentials = request.credentials.unwrap_or_default();
+    let job = match request.action.as_str() {
+        "validate_tool_credentials" => Job::Credentials(credentials, backend),
+        "invoke_tool" => {
+            let checked = match provider.tool(&request.tool) {
+                Some(tool) => tool.check_parameters(&request.tool_parameters.unwrap_or_default()),
+                None => {
+                    // `check_tools` at load made the declared tools the plugin's own.
+                    let failure = served.plugin.known_tool(&request.tool).err();
+                    let failure = failure.unwrap_or_else(|| {
+                        PluginFailure::UnknownTool(format!("'{}' is not declared", request.tool))
+                    });
+                    return outbox.fail(error_type(&failure), &failure.to_string());
+                }
+            };
+            let parameters = match checked {
+                Ok(parameters) => parameters,
+                Err(problems) => {
+                    let failure = PluginFailure::InvalidParameters(problems.join("; "));
+                    return outbox.fail(error_type(&failure), &failure.to_string());
+                }
+            };
+            let call = ToolRequest {
+                tool: request.tool,
+                parameters,
+                credentials,
+                credential_type: request.credential_type.unwrap_or_else(|| "api-key".into()),
+                user_id: request.user_id.unwrap_or_default(),
+            };
+            Job::Tool(call, backend)
+        }
+        other => {
+            return outbox.fail(
+                "NotSupportedError",
+                &format!(
+                    "this host answers the tool actions invoke_tool and validate_tool_credentials; \
+                     the daemon asked for {other}"
+                ),
+            );
+        }
+    };
+    served.plugin.dispatch(job, Box::new(outbox));
+}
+
+/// The `error_type` the daemon gets for a failure (Dify shows it as "error type: …"): the
+/// Python SDK's exception names where it has one.
+fn error_type(failure: &PluginFailure) -> &'static str {
+    match failure {
+        PluginFailure::InvalidParameters(_) => "ToolParameterValidationError",
+        PluginFailure::UnknownTool(_) => "ValueError",
+        PluginFailure::InvalidCredentials(_) => "ToolProviderCredentialValidationError",
+        PluginFailure::Handler(_) => "ToolInvokeError",
+        _ => "PluginFailure",
+    }
+}
+
+/// What a tool session answers with.
+#[derive(Clone, Copy, PartialEq)]
+enum ToolAnswer {
+    /// The tool's messages, each one `stream`.
+    Messages,
+    /// One `stream` of `{"result": true}` when the provider accepts the credentials.
+    Validation,
+}
+
+/// Where a tool session's answer goes: each message as a `stream`, then `end`; a failure as
+/// `error` then `end`, the Python SDK's shapes (`{"error_type", "message", "args"}`). Dropped
+/// without an end (a host failure), it ends the session with an error.
+struct ToolOutbox {
+    session_id: String,
+    writer: Arc<Writer>,
+    answer: ToolAnswer,
+    ended: bool,
+}
+
+impl ToolOutbox {
+    fn new(session_id: String, writer: Arc<Writer>, answer: ToolAnswer) -> Self {
+        ToolOutbox {
+            session_id,
+            writer,
+            answer,
+            ended: false,
+        }
+    }
+
+    fn write(&self, kind: &str, data: Value) -> Result<(), ()> {
+        let message = protocol::session(&self.session_id, kind, data);
+        waiting(|_| self.writer.send(&message)).map_err(drop)
+    }
+
+    fn fail(&mut self, error_type: &str, message: &str) {
+        self.ended = true;
+        let error = json!({"error_type": error_type, "message": message, "args": {}});
+        let _ = self.write("error", error);
+        let _ = self.write("end", json!({}));
+    }
+}
+
+impl Outbox for ToolOutbox {
+    fn send(&mut self, message: Message) -> Result<(), ()> {
+        if self.ended {
+            return Err(());
+        }
+        match message {
+            // A tool call has no head.
+            Message::Head(..) => Ok(()),
+            Message::Chunk(bytes) => {
+                let chunk: Value = serde_json::from_slice(&bytes).map_err(drop)?;
+                self.write("stream", chunk)
+            }
+            Message::End(Ok(()), _) => {
+                if self.answer == ToolAnswer::Validation {
+                    self.write("stream", json!({"result": true}))?;
+                }
+                self.ended = true;
+                self.write("end", json!({}))
+            }
+            Message::End(Err(failure), _) => {
+                self.fail(error_type(&failure), &failure.to_string());
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for ToolOutbox {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.fail(
+                "PluginFailure",
+                "the host dropped the request without an answer",
+            );
+        }
+    }
 }
 
 /// Where a session's response goes: `stream` chunks, then `end` (or `error` and `end`), as the

@@ -8,8 +8,9 @@
 //! daemon (`backend/daemon.rs`). Every request runs as any other: routed, admitted, in a fresh
 //! instance with the plugin's limits.
 //!
-//! - [`declaration`]: the plugin's Dify files (`manifest.yaml`, the endpoint group, `_assets/`)
-//!   read and checked with the daemon's own rules before anything connects;
+//! - [`declaration`]: the plugin's Dify files (`manifest.yaml`, the endpoint group, the tool
+//!   provider and its tools, `_assets/`) read and checked with the daemon's own rules before
+//!   anything connects;
 //! - `protocol.rs`: the messages; `raw_http.rs`: the HTTP request inside an endpoint request.
 
 mod connection;

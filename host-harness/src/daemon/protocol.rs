@@ -10,7 +10,7 @@
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// A line the daemon sent.
 #[derive(Debug, Deserialize)]
@@ -21,14 +21,34 @@ pub(crate) struct Inbound<'a> {
     pub data: &'a RawValue,
 }
 
-/// The `data` of a `request` line for an endpoint.
+/// The `data` of a `request` line: `type` and `action` say what it asks, the other fields
+/// are those of its kind (daemon-protocol.md §2.5; DMN `pkg/entities/requests/tool.go`). The
+/// daemon may send `null` for a tool's `tool_parameters` and `credentials`, and leaves out an
+/// empty `credential_type`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct EndpointRequest {
+pub(crate) struct Request {
+    #[serde(rename = "type", default)]
+    pub kind: String,
     pub action: String,
+    /// An endpoint's request, hex.
     #[serde(default)]
     pub raw_http_request: String,
+    /// An endpoint's settings.
     #[serde(default)]
     pub settings: Value,
+    /// A tool's provider (its name, without the plugin id).
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub tool: String,
+    #[serde(default)]
+    pub tool_parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub credentials: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub credential_type: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 /// The `data` of a `backwards_response` line.

@@ -3,8 +3,9 @@
 //! daemon's requests on that connection; a dropped connection is reconnected with backoff.
 //!
 //! Registration: `handshake` (within the daemon's 10 s), `manifest_declaration` (before any
-//! component declaration: it overwrites them), one `endpoint_declaration`, an `asset_chunk`
-//! per asset, `end`. The daemon acknowledges nothing; it refuses with one text line and a
+//! component declaration: it overwrites them), a `tool_declaration` if the plugin has a tool
+//! provider, an `endpoint_declaration` if it has an endpoint group (in the Python SDK's
+//! order), an `asset_chunk` per asset, `end`. The daemon acknowledges nothing; it refuses with one text line and a
 //! close. So after `end` the host waits briefly for such a line before it calls the plugin
 //! registered, and any text line before the first request is a refusal: said, with what to do,
 //! and the end of this run (a reconnect would only be refused again).
@@ -82,7 +83,11 @@ pub fn debug(
                 let mut input =
                     BufReader::new(stream.try_clone().map_err(|e| unreachable(options, &e))?);
                 let writer = Writer::new(Box::new(stream));
-                let ended = connection::serve(plugin, &mut input, writer);
+                let served = connection::Served {
+                    plugin,
+                    tools: declaration.tool_provider(),
+                };
+                let ended = connection::serve(served, &mut input, writer);
                 if !options.reconnect {
                     return Ok(());
                 }
@@ -128,8 +133,19 @@ fn registration(declaration: &Declaration, key: &Secret) -> Vec<Value> {
     let mut messages = vec![
         protocol::registration("handshake", json!({"key": key.expose()})),
         protocol::registration("manifest_declaration", declaration.manifest.clone()),
-        protocol::registration("endpoint_declaration", json!([declaration.endpoint_group])),
     ];
+    if let Some(provider) = declaration.tool_declaration() {
+        messages.push(protocol::registration(
+            "tool_declaration",
+            json!([provider]),
+        ));
+    }
+    if let Some(group) = &declaration.endpoint_group {
+        messages.push(protocol::registration(
+            "endpoint_declaration",
+            json!([group]),
+        ));
+    }
     let base64 = base64::engine::general_purpose::STANDARD;
     for asset in &declaration.assets {
         let pieces: Vec<&[u8]> = asset.bytes.chunks(ASSET_CHUNK).collect();
@@ -198,11 +214,75 @@ fn explain(line: &str) -> String {
         "get a new debug key from the workspace's Plugins → Debug page in Dify (keys expire after \
          2 hours without use) and pass it with --key or REMOTE_INSTALL_KEY"
     } else if line.contains("invalid plugin declaration") || line.contains("assets remap failed") {
-        "fix the plugin's manifest.yaml, endpoint group or _assets/ as the message says"
+        "fix the plugin's manifest.yaml, endpoint group, tool provider or _assets/ as the \
+         message says"
     } else if line.contains("server is busy") {
         "the daemon has as many debug connections as it takes; try again later"
     } else {
         "check the daemon's address and key"
     };
     format!("the daemon refused the plugin: {line}\n  {advice}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::declaration::tests::{peer_plugin, plugin_with};
+
+    fn kinds(declaration: &Declaration) -> Vec<String> {
+        registration(declaration, &Secret::new("key"))
+            .iter()
+            .map(|m| m["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn declarations_are_sent_in_the_python_sdks_order_and_only_when_declared() {
+        let endpoints = plugin_with(&[], &[]).load().unwrap();
+        assert_eq!(
+            kinds(&endpoints),
+            [
+                "handshake",
+                "manifest_declaration",
+                "endpoint_declaration",
+                "asset_chunk",
+                "end"
+            ]
+        );
+
+        let mut tools = peer_plugin().load().unwrap();
+        let messages = registration(&tools, &Secret::new("key"));
+        assert_eq!(
+            kinds(&tools),
+            [
+                "handshake",
+                "manifest_declaration",
+                "tool_declaration",
+                "asset_chunk",
+                "end"
+            ]
+        );
+        assert_eq!(
+            messages[2]["data"],
+            json!([tools.tool_declaration().unwrap()])
+        );
+
+        tools.endpoint_group = endpoints.endpoint_group.clone();
+        let messages = registration(&tools, &Secret::new("key"));
+        assert_eq!(
+            kinds(&tools),
+            [
+                "handshake",
+                "manifest_declaration",
+                "tool_declaration",
+                "endpoint_declaration",
+                "asset_chunk",
+                "end"
+            ]
+        );
+        assert_eq!(
+            messages[3]["data"],
+            json!([endpoints.endpoint_group.unwrap()])
+        );
+    }
 }

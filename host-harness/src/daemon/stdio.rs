@@ -8,20 +8,23 @@ use std::io::BufReader;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::connection::{self, Writer};
+use super::connection::{self, Served, Writer};
+use super::declaration::ToolProvider;
 use super::protocol;
 use crate::runtime::Plugin;
 
 /// The stdout writer, once `run_stdio` has started: where the plugin's log lines go.
 static STDOUT: OnceLock<Arc<Writer>> = OnceLock::new();
 
-/// Serve `plugin` on stdin and stdout until the daemon closes stdin.
-pub fn run_stdio(plugin: &Plugin) -> std::io::Result<()> {
+/// Serve `plugin` on stdin and stdout until the daemon closes stdin. `tools` is its tool
+/// provider's declaration ([`Declaration::tool_provider`](super::Declaration::tool_provider)),
+/// for a plugin with tools: their parameters are checked against it.
+pub fn run_stdio(plugin: &Plugin, tools: Option<&ToolProvider>) -> std::io::Result<()> {
     let writer = STDOUT
         .get_or_init(|| Writer::new(Box::new(std::io::stdout())))
         .clone();
     let mut input = BufReader::new(std::io::stdin());
-    connection::serve(plugin, &mut input, writer)
+    connection::serve(Served { plugin, tools }, &mut input, writer)
 }
 
 /// Send the process's log lines where the stdio runtime must: the plugin's own (target

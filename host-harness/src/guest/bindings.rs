@@ -8,8 +8,9 @@ wasmtime::component::bindgen!({
     with: {
         "dify:plugin/apps.chunk-stream": crate::guest::resources::HostChunkStream,
         "dify:plugin/http.response-writer": crate::guest::resources::HostResponseWriter,
+        "dify:plugin/tool-messages.message-writer": crate::guest::resources::HostMessageWriter,
     },
 });
 
-pub(crate) use dify::plugin::{apps, http, logging, types};
-pub(crate) use exports::dify::plugin::endpoint;
+pub(crate) use dify::plugin::{apps, http, logging, tool_messages, types};
+pub(crate) use exports::dify::plugin::{endpoint, tool};

@@ -6,6 +6,8 @@
 //!   [`Backend`]; the same code serves every backend;
 //! - `writer.rs`: the `response-writer` resource, handing what the plugin writes to `sink.rs`
 //!   (head before body, the size limit), which sends it into the request's response channel;
+//! - `messages.rs`: a tool's `message-writer`, turning each message into the daemon's JSON
+//!   (a file into pieces) and handing it to `sink.rs` whole;
 //! - `logging.rs`: `log`, capped per request;
 //! - `clocks.rs`: WASI's sleeps, bounded by the request's budget (`crate::budget`);
 //! - `bindings.rs` (generated from the WIT), `resources.rs` (the host's types for the WIT
@@ -19,13 +21,14 @@ mod apps;
 mod bindings;
 mod clocks;
 mod logging;
+mod messages;
 mod resources;
 mod sink;
 mod state;
 mod writer;
 
-pub(crate) use bindings::{Plugin, PluginPre, endpoint, http};
+pub(crate) use bindings::{Plugin, endpoint, http, tool};
 pub(crate) use clocks::{RequestClock, add_to_linker as add_clocks_to_linker};
-pub(crate) use resources::HostResponseWriter;
+pub(crate) use resources::{HostMessageWriter, HostResponseWriter};
 pub(crate) use sink::ResponseSink;
 pub(crate) use state::PluginState;

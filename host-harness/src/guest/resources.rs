@@ -28,3 +28,7 @@ impl HostChunkStream {
 /// The `response-writer` resource. The writer's state lives in `PluginState::sink`: there is
 /// exactly one per request.
 pub struct HostResponseWriter;
+
+/// The `message-writer` resource of a tool call. Like the response writer, its state is the
+/// request's `PluginState::sink`.
+pub struct HostMessageWriter;

@@ -88,13 +88,7 @@ impl ResponseSink {
         if !self.head_sent {
             return Err(WriteError::OutOfOrder);
         }
-        self.stats.bytes += bytes.len() as u64;
-        if self.stats.bytes > self.max_bytes {
-            return Err(WriteError::TooLarge(format!(
-                "the response body exceeds the host's limit of {} bytes",
-                self.max_bytes
-            )));
-        }
+        self.count(bytes.len(), "the response body exceeds")?;
         if bytes.is_empty() {
             return Ok(());
         }
@@ -104,6 +98,26 @@ impl ResponseSink {
         }
         for piece in bytes.chunks(PIECE) {
             self.send(Message::Chunk(piece.to_vec()))?;
+        }
+        Ok(())
+    }
+
+    /// Send one whole message of a tool (its JSON for the daemon, never split: each is one
+    /// line there). A tool call has no head; the size limit is the body's.
+    pub(crate) fn message(&mut self, bytes: Vec<u8>) -> Result<(), WriteError> {
+        self.count(bytes.len(), "the tool's messages exceed")?;
+        self.stats.chunks += 1;
+        self.send(Message::Chunk(bytes))
+    }
+
+    /// Count `len` more bytes of the answer, refusing them past the limit (`what` exceeds it).
+    fn count(&mut self, len: usize, what: &str) -> Result<(), WriteError> {
+        self.stats.bytes += len as u64;
+        if self.stats.bytes > self.max_bytes {
+            return Err(WriteError::TooLarge(format!(
+                "{what} the host's limit of {} bytes",
+                self.max_bytes
+            )));
         }
         Ok(())
     }

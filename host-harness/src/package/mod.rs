@@ -17,6 +17,7 @@
 //! group/<name>.yaml, endpoint files       the declaration files, as they are
 //! main.py                                 the launcher (`meta.runner.entrypoint`.py)
 //! manifest.yaml                           as it is
+//! provider/<name>.yaml, tool files        a tool provider's files, as they are
 //! requirements.txt                        no requirements (a comment for the daemon)
 //! runtime/<arch>/<name>.cwasm             the component, precompiled for <arch>
 //! runtime/<arch>/dify-plugin-runtime      the static runtime for <arch> (amd64, arm64)

@@ -128,8 +128,8 @@ pub enum HostError {
         /// wasmtime's explanation.
         reason: String,
     },
-    /// The plugin's declared endpoints could not be read or are not valid.
-    #[error("plugin {plugin} has no usable endpoints: {reason}")]
+    /// The plugin's declared endpoints or tools could not be read or are not valid.
+    #[error("plugin {plugin} has no usable endpoints or tools: {reason}")]
     Routes {
         /// The plugin.
         plugin: String,

@@ -1,5 +1,10 @@
 //! One request in a fresh instance: its `Store` (the sandbox, the limits, the deadline), the
-//! call into the plugin's `handle`, and what a trap means for the caller.
+//! call into the plugin (an endpoint's `handle`, a tool's `invoke`, the provider's
+//! `validate-credentials`), and what a trap means for the caller.
+//!
+//! A plugin may export `endpoint`, `tool` or both (a component built against WIT 0.1.1 has
+//! no `tool`): each export is looked up on its own, and a missing one is a plugin without
+//! endpoints or without tools, not a link error.
 //!
 //! The guest gets no ambient authority: its WASI context has no environment, no arguments,
 //! no preopened directories and no sockets; what it prints goes to the host's log.
@@ -8,6 +13,8 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
+use serde_json::{Map, Value};
+use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtxBuilder};
@@ -18,14 +25,16 @@ use crate::budget::{Budget, OutOfTime, Spent, ticks};
 use crate::endpoint::{EndpointRequest, PluginFailure};
 use crate::guest::ResponseSink;
 use crate::guest::{
-    self, HostResponseWriter, PluginState, RequestClock, endpoint::HandlerError, http,
+    HostMessageWriter, HostResponseWriter, PluginState, RequestClock, endpoint,
+    endpoint::HandlerError, http, tool, tool::ToolError,
 };
 use crate::response::{Message, Outbox};
+use crate::tool::ToolRequest;
 use dify_plugin_wire::router::Router;
 
 /// How much of a plugin's stdout/stderr is kept per request.
 const OUTPUT_CAPTURE: usize = 64 * 1024;
-/// How long `routes()` may take at load, sleeps included.
+/// How long `routes()` and `tools()` may take at load, sleeps included.
 const LOAD_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A request matched to one of the plugin's endpoints.
@@ -51,6 +60,41 @@ impl RoutedRequest {
     }
 }
 
+/// One call into a plugin, and where its app calls go.
+pub(crate) enum Job {
+    Endpoint(RoutedRequest),
+    Tool(ToolRequest, Option<Arc<dyn Backend>>),
+    Credentials(Map<String, Value>, Option<Arc<dyn Backend>>),
+}
+
+impl From<RoutedRequest> for Job {
+    fn from(routed: RoutedRequest) -> Self {
+        Job::Endpoint(routed)
+    }
+}
+
+impl Job {
+    /// The backend the front end chose for this call's app calls, taken out.
+    fn take_backend(&mut self) -> Option<Arc<dyn Backend>> {
+        match self {
+            Job::Endpoint(routed) => routed.backend.take(),
+            Job::Tool(_, backend) | Job::Credentials(_, backend) => backend.take(),
+        }
+    }
+}
+
+/// Where the plugin's exports are, each `None` if the component lacks it.
+pub(super) struct Exports {
+    pub(super) endpoint: Option<endpoint::GuestIndices>,
+    pub(super) tool: Option<tool::GuestIndices>,
+}
+
+/// What the plugin's exports declare: its endpoints and its tools.
+pub(super) struct Declared {
+    pub(super) router: Router,
+    pub(super) tools: Vec<String>,
+}
+
 fn millis(time: Duration) -> u64 {
     u64::try_from(time.as_millis()).unwrap_or(u64::MAX)
 }
@@ -59,13 +103,14 @@ fn millis(time: Duration) -> u64 {
 pub(super) struct Code {
     pub(super) name: Arc<str>,
     pub(super) engine: Engine,
-    pub(super) pre: guest::PluginPre<PluginState>,
+    pub(super) pre: InstancePre<PluginState>,
+    pub(super) exports: Exports,
     pub(super) config: PluginConfig,
 }
 
 impl Code {
-    /// Ask a fresh instance for its endpoints.
-    pub(super) fn read_routes(&self) -> Result<Router, String> {
+    /// Ask a fresh instance for its endpoints and its tools.
+    pub(super) fn read_exports(&self) -> Result<Declared, String> {
         let (tx, _rx) = sync_channel::<Message>(1);
         let budget = Budget::new(LOAD_DEADLINE, LOAD_DEADLINE);
         let mut store = self.store(Box::new(tx), budget, None);
@@ -73,18 +118,38 @@ impl Code {
             .pre
             .instantiate(&mut store)
             .map_err(|e| format!("it failed to start: {e:?}"))?;
-        let routes = instance
-            .dify_plugin_endpoint()
-            .call_routes(&mut store)
-            .and_then(|routes| Ok(store.data().budget.check().map(|()| routes)?))
-            .map_err(|e| match store.data().budget.left() {
-                Err(_) => format!(
-                    "its routes() took longer than {} s",
-                    LOAD_DEADLINE.as_secs_f64()
-                ),
-                Ok(_) => format!("its routes() trapped: {e:?}"),
-            })?;
-        Router::new(routes.into_iter().map(|r| (r.method, r.path)))
+        let explain = |store: &Store<PluginState>, function: &str, e: wasmtime::Error| match store
+            .data()
+            .budget
+            .left()
+        {
+            Err(_) => format!(
+                "its {function}() took longer than {} s",
+                LOAD_DEADLINE.as_secs_f64()
+            ),
+            Ok(_) => format!("its {function}() trapped: {e:?}"),
+        };
+        let routes = match &self.exports.endpoint {
+            Some(indices) => indices
+                .load(&mut store, &instance)
+                .and_then(|guest| guest.call_routes(&mut store))
+                .and_then(|routes| Ok(store.data().budget.check().map(|()| routes)?))
+                .map_err(|e| explain(&store, "routes", e))?,
+            None => Vec::new(),
+        };
+        let tools = match &self.exports.tool {
+            Some(indices) => indices
+                .load(&mut store, &instance)
+                .and_then(|guest| guest.call_tools(&mut store))
+                .and_then(|tools| Ok(store.data().budget.check().map(|()| tools)?))
+                .map_err(|e| explain(&store, "tools", e))?,
+            None => Vec::new(),
+        };
+        if routes.is_empty() && tools.is_empty() {
+            return Err("it declares no endpoints and no tools".into());
+        }
+        let router = Router::new(routes.into_iter().map(|r| (r.method, r.path)))?;
+        Ok(Declared { router, tools })
     }
 
     /// A fresh store with the plugin's limits and `budget`, its response going to `outbox`.
@@ -145,16 +210,16 @@ impl Code {
         store
     }
 
-    /// Run one request in a fresh instance, on the current thread.
-    pub(super) fn run(&self, mut req: RoutedRequest, outbox: Box<dyn Outbox>) {
+    /// Run one call in a fresh instance, on the current thread.
+    pub(super) fn run(&self, mut job: Job, outbox: Box<dyn Outbox>) {
         let limits = &self.config.limits;
         let budget = Budget::new(limits.deadline, limits.wall_time);
         // The waits this thread reports while the request runs are the request's.
         let _entered = budget.enter();
-        let backend = req.backend.take();
+        let backend = job.take_backend();
         let mut store = self.store(outbox, budget, backend);
         let output = store.data().output.clone();
-        let result = self.call(&mut store, req);
+        let result = self.call(&mut store, job);
         let budget = store.data().budget.clone();
         let result = result.map_err(|trap| self.explain_trap(&trap, &output, limits, &budget));
         self.forward_output(&output);
@@ -174,14 +239,50 @@ impl Code {
         drop(store);
     }
 
-    /// Instantiate and call `handle`; the outer `Err` is a trap.
+    /// Instantiate and make the call; the outer `Err` is a trap.
     fn call(
         &self,
         store: &mut Store<PluginState>,
-        routed: RoutedRequest,
+        job: Job,
     ) -> wasmtime::Result<Result<(), PluginFailure>> {
-        let req = routed.request;
         let instance = self.pre.instantiate(&mut *store)?;
+        let routed = match job {
+            Job::Endpoint(routed) => routed,
+            Job::Tool(request, _) => {
+                let Some(indices) = &self.exports.tool else {
+                    return Ok(Err(no_tools()));
+                };
+                let guest = indices.load(&mut *store, &instance)?;
+                let writer = store.data_mut().table.push(HostMessageWriter)?;
+                let call = tool::Call {
+                    tool: request.tool,
+                    parameters: Value::Object(request.parameters).to_string(),
+                    credentials: Value::Object(request.credentials).to_string(),
+                    credential_type: request.credential_type,
+                    user_id: request.user_id,
+                };
+                return Ok(guest
+                    .call_invoke(&mut *store, &call, writer)?
+                    .map_err(tool_failure));
+            }
+            Job::Credentials(credentials, _) => {
+                let Some(indices) = &self.exports.tool else {
+                    return Ok(Err(no_tools()));
+                };
+                let guest = indices.load(&mut *store, &instance)?;
+                let credentials = Value::Object(credentials).to_string();
+                return Ok(guest
+                    .call_validate_credentials(&mut *store, &credentials)?
+                    .map_err(tool_failure));
+            }
+        };
+        let Some(indices) = &self.exports.endpoint else {
+            return Ok(Err(PluginFailure::Host(
+                "the plugin exports no endpoints".into(),
+            )));
+        };
+        let guest = indices.load(&mut *store, &instance)?;
+        let req = routed.request;
         let writer = store.data_mut().table.push(HostResponseWriter)?;
         let settings = if req.settings.as_object().is_some_and(|m| !m.is_empty()) {
             req.settings
@@ -198,16 +299,29 @@ impl Code {
             settings: settings.to_string(),
             body: req.body,
         };
-        let handled = instance
-            .dify_plugin_endpoint()
-            .call_handle(&mut *store, &request, writer)?;
+        let handled = guest.call_handle(&mut *store, &request, writer)?;
         Ok(match handled {
             Ok(()) => Ok(()),
             Err(HandlerError::BadRequest(m)) => Err(PluginFailure::BadRequest(m)),
             Err(HandlerError::Internal(m)) => Err(PluginFailure::Handler(m)),
         })
     }
+}
 
+fn no_tools() -> PluginFailure {
+    PluginFailure::Host("the plugin exports no tools (it was built against WIT 0.1.1)".into())
+}
+
+/// What a tool's error means for the caller.
+fn tool_failure(error: ToolError) -> PluginFailure {
+    match error {
+        ToolError::InvalidParameters(m) => PluginFailure::InvalidParameters(m),
+        ToolError::InvalidCredentials(m) => PluginFailure::InvalidCredentials(m),
+        ToolError::Failed(m) => PluginFailure::Handler(m),
+    }
+}
+
+impl Code {
     fn explain_trap(
         &self,
         trap: &wasmtime::Error,

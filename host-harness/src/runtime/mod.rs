@@ -39,13 +39,14 @@ use wasmtime::component::{Component, HasSelf, Linker};
 #[cfg(feature = "compiler")]
 pub use compile::precompile;
 pub use config::{HostError, Limits, PluginConfig};
+pub(crate) use instance::Job;
 pub use plugin::Plugin;
 pub(crate) use workers::spin_briefly;
 
 use crate::guest::{self, PluginState};
 use admission::Slots;
 use epoch::Ticker;
-use instance::Code;
+use instance::{Code, Exports};
 use workers::Workers;
 
 /// Requests that may run at once across the runtime: below the pool's size, so that loading a
@@ -150,7 +151,7 @@ impl Runtime {
         self.link(&name, &component, config)
     }
 
-    /// Pre-link a component with the host's imports and read its routes.
+    /// Pre-link a component with the host's imports and read its routes and tools.
     fn link(
         &self,
         name: &str,
@@ -162,20 +163,30 @@ impl Runtime {
             reason: format!("{e:?}"),
         };
         let pre = self.linker.instantiate_pre(component).map_err(link_error)?;
-        let pre = guest::PluginPre::new(pre).map_err(link_error)?;
+        let exports = Exports {
+            endpoint: guest::endpoint::GuestIndices::new(&pre).ok(),
+            tool: guest::tool::GuestIndices::new(&pre).ok(),
+        };
+        if exports.endpoint.is_none() && exports.tool.is_none() {
+            return Err(link_error(wasmtime::format_err!(
+                "the component exports neither dify:plugin/endpoint nor dify:plugin/tool: \
+                 build it with the dify-plugin crate's export macros"
+            )));
+        }
         let code = Code {
             name: name.into(),
             engine: self.engine.clone(),
             pre,
+            exports,
             config,
         };
-        let router = code.read_routes().map_err(|reason| HostError::Routes {
+        let declared = code.read_exports().map_err(|reason| HostError::Routes {
             plugin: name.to_owned(),
             reason,
         })?;
         Ok(Plugin::new(
             code,
-            router,
+            declared,
             self.slots.clone(),
             self.workers.clone(),
             self.ticker.clone(),

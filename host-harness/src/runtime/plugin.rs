@@ -1,4 +1,4 @@
-//! A loaded plugin: its code, its endpoints, and the requests it is running.
+//! A loaded plugin: its code, its endpoints and tools, and the calls it is running.
 
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
@@ -7,17 +7,21 @@ use std::time::Duration;
 use super::admission::{self, Admitted, Queue, Slots};
 use super::config::PluginConfig;
 use super::epoch::Ticker;
-use super::instance::{Code, RoutedRequest};
+use super::instance::{Code, Declared, Job, RoutedRequest};
 use super::workers::Workers;
 use crate::endpoint::{EndpointRequest, PluginFailure, RequestStats};
 use crate::response::EndpointResponse;
 use crate::response::{Message, Outbox};
+use crate::tool::{ToolRequest, ToolResponse};
 use dify_plugin_wire::router::{Route, Routed, Router};
+use serde_json::{Map, Value};
 
 /// A loaded plugin: its code, its endpoints, and the requests it is running.
 struct Loaded {
     code: Code,
     router: Router,
+    /// The names of its tools, as `tools()` gave them.
+    tools: Vec<String>,
     /// Its slots: requests running now (their instance not yet dropped).
     slots: Arc<Slots>,
     /// The host's slots, shared by every plugin of the runtime.
@@ -35,7 +39,7 @@ pub struct Plugin {
 impl Plugin {
     pub(super) fn new(
         code: Code,
-        router: Router,
+        declared: Declared,
         host_slots: Arc<Slots>,
         workers: Arc<Workers>,
         ticker: Arc<Ticker>,
@@ -45,7 +49,8 @@ impl Plugin {
         Plugin {
             inner: Arc::new(Loaded {
                 code,
-                router,
+                router: declared.router,
+                tools: declared.tools,
                 slots,
                 host_slots,
                 workers,
@@ -127,7 +132,7 @@ impl Plugin {
             Err(answer) => return answer,
         };
         let (tx, rx) = std::sync::mpsc::channel();
-        self.inner.code.run(routed, Box::new(tx));
+        self.inner.code.run(routed.into(), Box::new(tx));
         drop(admitted);
         EndpointResponse::from_channel(rx)
     }
@@ -191,13 +196,62 @@ impl Plugin {
         routes.join(", ")
     }
 
-    /// Admit and run a routed request on a worker thread, for a front end whose own thread
-    /// must not wait in the admission queue. A refusal (busy) is the response's end.
-    pub(crate) fn dispatch(&self, req: RoutedRequest, mut outbox: Box<dyn Outbox>) {
+    /// The names of the plugin's tools (empty for a plugin without tools).
+    pub fn tools(&self) -> &[String] {
+        &self.inner.tools
+    }
+
+    /// Call one of the plugin's tools. Returns at once; the messages stream in as the tool
+    /// writes them. The parameters go to the tool as they are (see [`crate::tool`] for the
+    /// check the front ends make first); a tool the plugin does not have is refused without
+    /// running it.
+    pub fn invoke_tool(&self, req: ToolRequest) -> ToolResponse {
+        if let Err(unknown) = self.known_tool(&req.tool) {
+            return ToolResponse::failed(unknown);
+        }
+        let (tx, rx) = sync_channel(self.config().limits.response_buffer.max(1));
+        self.dispatch(Job::Tool(req, None), Box::new(tx));
+        ToolResponse::from_channel(rx)
+    }
+
+    /// Ask the plugin's provider whether it accepts these credentials (when a Dify user
+    /// saves them): `Err(PluginFailure::InvalidCredentials)` if it refuses them.
+    pub fn validate_credentials(
+        &self,
+        credentials: Map<String, Value>,
+    ) -> Result<(), PluginFailure> {
+        let (tx, rx) = sync_channel(1);
+        self.dispatch(Job::Credentials(credentials, None), Box::new(tx));
+        match ToolResponse::from_channel(rx).last() {
+            Some(Err(failure)) => Err(failure),
+            _ => Ok(()),
+        }
+    }
+
+    /// `Ok` if the plugin has the tool `name`, or the failure that says which it has.
+    pub(crate) fn known_tool(&self, name: &str) -> Result<(), PluginFailure> {
+        if self.inner.tools.iter().any(|t| t == name) {
+            return Ok(());
+        }
+        let has = if self.inner.tools.is_empty() {
+            "it has no tools".to_owned()
+        } else {
+            format!("it has: {}", self.inner.tools.join(", "))
+        };
+        Err(PluginFailure::UnknownTool(format!(
+            "plugin {} has no tool '{name}'; {has}",
+            self.name()
+        )))
+    }
+
+    /// Admit and run a call on a worker thread, for a front end whose own thread must not
+    /// wait in the admission queue. A refusal (busy) is the response's end.
+    pub(crate) fn dispatch(&self, job: impl Into<Job>, mut outbox: Box<dyn Outbox>) {
         let plugin = self.clone();
+        let job = job.into();
         let job = Box::new(move || match plugin.admit_blocking() {
             Ok(admitted) => {
-                plugin.inner.code.run(req, outbox);
+                plugin.inner.code.run(job, outbox);
                 drop(admitted);
             }
             Err(busy) => {
@@ -220,7 +274,7 @@ impl Plugin {
     ) -> Result<(), PluginFailure> {
         let loaded = self.inner.clone();
         let spawned = self.inner.workers.run(Box::new(move || {
-            loaded.code.run(req, outbox);
+            loaded.code.run(req.into(), outbox);
             drop(admitted);
         }));
         spawned

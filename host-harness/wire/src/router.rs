@@ -81,8 +81,8 @@ impl Router {
     ///
     /// Refused: more than [`MAX_ROUTES`] pairs, a pattern longer than [`MAX_PATTERN_LEN`] or a
     /// method longer than [`MAX_METHOD_LEN`] bytes (all checked before any pattern is
-    /// parsed), a pattern or method Dify would not accept, the same method and pattern twice,
-    /// and no endpoints at all.
+    /// parsed), a pattern or method Dify would not accept, and the same method and pattern
+    /// twice. No pairs at all is a router that finds nothing (a plugin of tools only).
     pub fn new(declared: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let mut declared = declared.into_iter();
         // Take one more than allowed, to know whether there are too many without keeping them.
@@ -95,9 +95,6 @@ impl Router {
         }
         for (method, path) in &kept {
             check_lengths(method, path)?;
-        }
-        if kept.is_empty() {
-            return Err("the plugin declares no endpoints".into());
         }
         let mut routes: Vec<Route> = Vec::with_capacity(kept.len());
         let mut seen: HashSet<(String, Vec<Segment>)> = HashSet::with_capacity(kept.len());
@@ -349,10 +346,9 @@ mod tests {
             err("GET", "/<path:a>/b"),
             "endpoint path '/<path:a>/b': '<path:a>' must be the last segment"
         );
-        assert_eq!(
-            Router::new(Vec::new()).unwrap_err(),
-            "the plugin declares no endpoints"
-        );
+        // A plugin with tools only has no endpoints: every path is unknown.
+        let empty = Router::new(Vec::new()).unwrap();
+        assert!(matches!(empty.route("GET", "/"), Routed::NotFound));
     }
 
     fn declared(n: usize) -> Vec<(String, String)> {

@@ -1,26 +1,32 @@
-//! The plugin's Dify declaration: `manifest.yaml`, its endpoint group and `_assets/`.
+//! The plugin's Dify declaration: `manifest.yaml`, its endpoint group, its tool provider and
+//! `_assets/`.
 //!
 //! A plugin crate carries Dify's own files, as a Python plugin folder does, because Dify's
 //! plugin daemon wants them at registration: the manifest as `manifest_declaration`, the
-//! endpoint group as `endpoint_declaration` (its endpoint files inlined, since the daemon
-//! reads no files of a remote plugin), each file of `_assets/` as `asset_chunk`.
+//! tool provider as `tool_declaration` (its tool files inlined, `tools.rs`), the endpoint group
+//! as `endpoint_declaration` (its endpoint files inlined, since the daemon reads no files of a
+//! remote plugin), each file of `_assets/` as `asset_chunk`. An installed package carries the
+//! same files, which the daemon reads itself.
 //!
 //! The daemon checks them with go-playground/validator struct tags (DMN
 //! `pkg/entities/plugin_entities/plugin_declaration.go`, `endpoint_declaration.go`,
-//! `config.go`, `basic_type.go`, `pkg/entities/manifest_entities/version.go`, `tags.go`,
-//! `pkg/entities/constants/*.go`), then with `ManifestValidate()` and the asset remap at `end`
+//! `tool_declaration.go`, `config.go`, `basic_type.go`,
+//! `pkg/entities/manifest_entities/version.go`, `tags.go`, `pkg/entities/constants/*.go`),
+//! then with `ManifestValidate()` and the asset remap at `end`
 //! (`internal/core/debugging_runtime/runtime_intialization_handlers.go`). A refusal there is
 //! one line of text and a closed socket, naming the first problem only. So [`Declaration::load`]
 //! checks the same rules before anything connects and reports every problem at once, each
 //! with its file, field, rule and the value found.
 //!
-//! A few checks are stricter than the daemon, where the daemon would accept what cannot work:
-//! `resource.permission.app.enabled` must be true (the daemon refuses every app call
-//! otherwise, and calling apps is what these plugins do), exactly one endpoint group (the
-//! daemon silently keeps the first), settings need a unique `name` (they reach the plugin by
+//! A plugin declares an endpoint group, a tool provider, or both (the daemon refuses one with
+//! neither, and takes no other kind of plugin next to tools). A few checks are stricter than
+//! the daemon, where the daemon would accept what cannot work: `resource.permission.app.enabled`
+//! must be true (the daemon refuses every app call otherwise, and calling apps is what these
+//! plugins do), at most one endpoint group (the daemon silently keeps the first) and one tool
+//! provider (it keeps the last), settings need a unique `name` (they reach the plugin by
 //! name), every part of an app-selector `scope` must be known (the daemon is content with
 //! one), `resource.memory` must be positive, and endpoint paths must be patterns the host's
-//! router accepts.
+//! router accepts. The tool provider's own stricter checks are in `tools.rs`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -29,6 +35,10 @@ use std::path::{Component, Path, PathBuf};
 
 use dify_plugin_wire::router::{Route, Router};
 use serde_json::{Map, Value, json};
+
+mod tools;
+
+pub use tools::{ParameterForm, ParameterType, ToolDeclaration, ToolParameter, ToolProvider};
 
 /// The manifest's file name, in the plugin folder.
 pub const MANIFEST_FILE: &str = "manifest.yaml";
@@ -75,6 +85,16 @@ const MODEL_SCOPES: [&str; 9] = [
     "document",
     "tool-call",
 ];
+/// The scopes of an `any` tool parameter (`isVarSelectorScope`).
+const ANY_SCOPES: [&str; 7] = [
+    "string",
+    "number",
+    "object",
+    "array[number]",
+    "array[string]",
+    "array[object]",
+    "array[file]",
+];
 /// The tags the daemon knows (`manifest_entities/tags.go`).
 const TAGS: [&str; 19] = [
     "search",
@@ -106,14 +126,19 @@ pub struct Declaration {
     /// as in the YAML, with the Python SDK's empty defaults where Dify needs them.
     pub manifest: Value,
     /// The element of `endpoint_declaration` data: `{"settings": [...], "endpoints": [...]}`,
-    /// each endpoint an object `{"path", "method", "hidden", ...}`, endpoint files inlined.
-    pub endpoint_group: Value,
+    /// each endpoint an object `{"path", "method", "hidden", ...}`, endpoint files inlined;
+    /// `None` when `plugins.endpoints` is empty (a plugin of tools only), and then no
+    /// `endpoint_declaration` is sent.
+    pub endpoint_group: Option<Value>,
     /// The files of `_assets/`, by name, sorted.
     pub assets: Vec<Asset>,
     /// The declaration's YAML files, relative to the plugin folder with `/` separators:
-    /// `manifest.yaml`, the endpoint group, and the endpoint files the group names (what a
-    /// package must carry for the daemon to read the same declaration).
+    /// `manifest.yaml`, the endpoint group and the endpoint files it names, the tool provider
+    /// and its tool files (what a package must carry for the daemon to read the same
+    /// declaration).
     pub files: Vec<String>,
+    /// The tool provider `plugins.tools` names, if any.
+    tool_provider: Option<ToolProvider>,
 }
 
 /// One file of `_assets/`, sent to the daemon as `asset_chunk`s under its file name.
@@ -155,8 +180,8 @@ pub enum DeclarationError {
     /// The plugin folder has no `manifest.yaml`.
     #[error(
         "{} not found: a plugin crate carries Dify's manifest.yaml next to its Cargo.toml, with \
-         one endpoint group file and _assets/, as a Python plugin folder does (examples/duck has \
-         them to copy)",
+         its endpoint group or tool provider files and _assets/, as a Python plugin folder does \
+         (examples/duck has them to copy)",
         file.display()
     )]
     Missing {
@@ -191,15 +216,30 @@ pub enum DeclarationError {
         "the endpoints of {group_file} and the component's routes() differ:\n{}\nfix one side: \
          the group's `endpoints:` must list exactly the METHOD and PATH of each endpoint the \
          component exports",
-        differences(group_file, only_in_declaration, only_in_component)
+        differences(group_file, &routes(only_in_declaration), &routes(only_in_component))
     )]
     RoutesDiffer {
-        /// The endpoint group file.
+        /// The endpoint group file (or, when there is none, `manifest.yaml` saying so).
         group_file: String,
         /// `(method, path)` declared in the YAML only.
         only_in_declaration: Vec<(String, String)>,
         /// `(method, path)` of the component only.
         only_in_component: Vec<(String, String)>,
+    },
+    /// The tool provider and the component declare different tools.
+    #[error(
+        "the tools of {provider_file} and the component's tools differ:\n{}\nfix one side: the \
+         provider's `tools:` must list a tool YAML for each tool the component exports, its \
+         identity.name the name the component gives the tool",
+        differences(provider_file, only_in_declaration, only_in_component)
+    )]
+    ToolsDiffer {
+        /// The tool provider file (or, when there is none, `manifest.yaml` saying so).
+        provider_file: String,
+        /// Tool names declared in the YAML only.
+        only_in_declaration: Vec<String>,
+        /// Tool names of the component only.
+        only_in_component: Vec<String>,
     },
 }
 
@@ -208,30 +248,40 @@ fn lines(violations: &[Violation]) -> String {
     all.join("\n")
 }
 
-fn differences(
-    group_file: &str,
-    in_yaml: &[(String, String)],
-    in_component: &[(String, String)],
-) -> String {
-    let side = |pairs: &[(String, String)]| {
-        if pairs.is_empty() {
+/// `(method, path)` pairs as `METHOD PATH`.
+fn routes(pairs: &[(String, String)]) -> Vec<String> {
+    pairs.iter().map(|(m, p)| format!("{m} {p}")).collect()
+}
+
+/// What only the declaration `file` has, and what only the component has.
+fn differences(file: &str, in_yaml: &[String], in_component: &[String]) -> String {
+    let side = |items: &[String]| {
+        if items.is_empty() {
             "nothing".to_owned()
         } else {
-            let all: Vec<String> = pairs.iter().map(|(m, p)| format!("{m} {p}")).collect();
-            all.join(", ")
+            items.join(", ")
         }
     };
     format!(
-        "  only in {group_file}: {}\n  only in the component: {}",
+        "  only in {file}: {}\n  only in the component: {}",
         side(in_yaml),
         side(in_component)
     )
 }
 
+/// The items of `declared` not in `other`.
+fn missing_from<T: PartialEq + Clone>(declared: &[T], other: &[T]) -> Vec<T> {
+    declared
+        .iter()
+        .filter(|item| !other.contains(item))
+        .cloned()
+        .collect()
+}
+
 impl Declaration {
-    /// Read `manifest.yaml`, its endpoint group (endpoint files inlined) and `_assets/` from
-    /// `plugin_dir`, and check them with the daemon's rules. Every violation is reported at
-    /// once, in [`DeclarationError::Invalid`].
+    /// Read `manifest.yaml`, its endpoint group (endpoint files inlined), its tool provider
+    /// (tool files read) and `_assets/` from `plugin_dir`, and check them with the daemon's
+    /// rules. Every violation is reported at once, in [`DeclarationError::Invalid`].
     pub fn load(plugin_dir: &Path) -> Result<Declaration, DeclarationError> {
         let Some(mut manifest) = read_yaml(plugin_dir, MANIFEST_FILE)? else {
             return Err(DeclarationError::Missing {
@@ -243,12 +293,25 @@ impl Declaration {
 
         let mut files = vec![MANIFEST_FILE.to_owned()];
         let endpoint_group = match group_file(&manifest) {
-            Some(group) => load_group(plugin_dir, group, &mut files, &mut report)?,
-            None => json!({"settings": [], "endpoints": []}),
+            Some(group) => Some(load_group(plugin_dir, group, &mut files, &mut report)?),
+            None => None,
         };
 
         let assets = load_assets(plugin_dir, &mut report)?;
-        check_icons(&mut report, &manifest, &assets);
+        check_icons(
+            &mut report,
+            MANIFEST_FILE,
+            &manifest,
+            &["icon", "icon_dark"],
+            &assets,
+        );
+
+        let tool_provider = match provider_file(&manifest) {
+            Some(provider) => {
+                tools::load_provider(plugin_dir, provider, &assets, &mut files, &mut report)?
+            }
+            None => None,
+        };
 
         if !report.found.is_empty() {
             return Err(DeclarationError::Invalid(report.found));
@@ -259,36 +322,77 @@ impl Declaration {
             endpoint_group,
             assets,
             files,
+            tool_provider,
         })
     }
 
-    /// The group's endpoints, `(method, path)`, in declaration order.
+    /// The group's endpoints, `(method, path)`, in declaration order; none without a group.
     pub fn endpoints(&self) -> Vec<(String, String)> {
-        endpoint_pairs(&self.endpoint_group)
+        self.endpoint_group
+            .as_ref()
+            .map(endpoint_pairs)
+            .unwrap_or_default()
     }
 
-    /// Check that the component's `routes()` and the group's endpoints are the same set.
+    /// Check that the component's `routes()` and the group's endpoints are the same set (a
+    /// plugin without an endpoint group has none).
     pub fn check_routes(&self, routes: &[Route]) -> Result<(), DeclarationError> {
         let declared = self.endpoints();
         let component: Vec<(String, String)> = routes
             .iter()
             .map(|r| (r.method.clone(), r.path.clone()))
             .collect();
-        let only_in_declaration: Vec<_> = declared
-            .iter()
-            .filter(|pair| !component.contains(pair))
-            .cloned()
-            .collect();
-        let only_in_component: Vec<_> = component
-            .iter()
-            .filter(|pair| !declared.contains(pair))
-            .cloned()
-            .collect();
+        let only_in_declaration = missing_from(&declared, &component);
+        let only_in_component = missing_from(&component, &declared);
         if only_in_declaration.is_empty() && only_in_component.is_empty() {
             return Ok(());
         }
         Err(DeclarationError::RoutesDiffer {
-            group_file: self.group_file(),
+            group_file: self
+                .group_file()
+                .unwrap_or("manifest.yaml (plugins.endpoints lists no endpoint group)")
+                .to_owned(),
+            only_in_declaration,
+            only_in_component,
+        })
+    }
+
+    /// The tool provider (`plugins.tools`), with its tools; `None` for a plugin of endpoints
+    /// only.
+    pub fn tool_provider(&self) -> Option<&ToolProvider> {
+        self.tool_provider.as_ref()
+    }
+
+    /// The element of `tool_declaration` data, exactly as the Python SDK sends it in remote
+    /// debugging (`ToolProviderConfiguration.model_dump()`): `identity` (locales filled in from
+    /// `en_US`, `icon_dark` null and `tags` `[]` when absent), `credentials_schema` (the
+    /// `credentials_for_provider` mapping as a list, each with its `name` and every field of a
+    /// `ProviderConfig`), `oauth_schema` null, `tools` (each with every field of a
+    /// `ToolParameter`, `has_runtime_parameters` false, `output_schema` null when absent), and
+    /// `extra` as declared (omitted when absent: the daemon ignores it). `None` without a tool
+    /// provider, and then no `tool_declaration` is sent.
+    pub fn tool_declaration(&self) -> Option<Value> {
+        self.tool_provider.as_ref().map(ToolProvider::declaration)
+    }
+
+    /// Check that the component's tools, by name, and the provider's tools are the same set
+    /// (a plugin without a tool provider has none).
+    pub fn check_tools(&self, names: &[String]) -> Result<(), DeclarationError> {
+        let declared: Vec<String> = self
+            .tool_provider
+            .iter()
+            .flat_map(|p| p.tools.iter().map(|t| t.name.clone()))
+            .collect();
+        let only_in_declaration = missing_from(&declared, names);
+        let only_in_component = missing_from(names, &declared);
+        if only_in_declaration.is_empty() && only_in_component.is_empty() {
+            return Ok(());
+        }
+        Err(DeclarationError::ToolsDiffer {
+            provider_file: self.tool_provider.as_ref().map_or_else(
+                || "manifest.yaml (plugins.tools lists no tool provider)".to_owned(),
+                |p| p.file.clone(),
+            ),
             only_in_declaration,
             only_in_component,
         })
@@ -340,15 +444,18 @@ impl Declaration {
         text(&self.manifest, "meta.runner.entrypoint")
     }
 
-    /// The endpoint group file, as `plugins.endpoints` lists it.
-    pub fn group_file(&self) -> String {
-        group_file(&self.manifest).unwrap_or_default().to_owned()
+    /// The endpoint group file, as `plugins.endpoints` lists it; `None` without a group.
+    pub fn group_file(&self) -> Option<&str> {
+        self.endpoint_group.as_ref()?;
+        group_file(&self.manifest)
     }
 
-    /// The group's settings, as declared (the endpoint's configuration form in Dify).
+    /// The group's settings, as declared (the endpoint's configuration form in Dify); none
+    /// without a group.
     pub fn settings(&self) -> &[Value] {
-        self.endpoint_group["settings"]
-            .as_array()
+        self.endpoint_group
+            .as_ref()
+            .and_then(|group| group["settings"].as_array())
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -490,6 +597,18 @@ fn group_file(manifest: &Value) -> Option<&str> {
     field(manifest, "plugins.endpoints")?.get(0)?.as_str()
 }
 
+/// The first file of `plugins.tools`, if it is a text.
+fn provider_file(manifest: &Value) -> Option<&str> {
+    field(manifest, "plugins.tools")?.get(0)?.as_str()
+}
+
+/// Whether `plugins.<kind>` lists anything.
+fn declares(manifest: &Value, kind: &str) -> bool {
+    field(manifest, &format!("plugins.{kind}"))
+        .and_then(Value::as_array)
+        .is_some_and(|list| !list.is_empty())
+}
+
 fn check_manifest(r: &mut Report, m: &Value) {
     let file = MANIFEST_FILE;
     r.text(
@@ -550,22 +669,7 @@ fn check_manifest(r: &mut Report, m: &Value) {
     check_resource(r, m);
     check_plugins(r, m);
     check_meta(r, m);
-    match field(m, "tags") {
-        None => {}
-        Some(Value::Array(tags)) => {
-            for (i, tag) in tags.iter().enumerate() {
-                if !tag.as_str().is_some_and(|t| TAGS.contains(&t)) {
-                    r.add(
-                        file,
-                        &format!("tags[{i}]"),
-                        format!("must be one of the daemon's tags: {}", TAGS.join(", ")),
-                        Some(tag),
-                    );
-                }
-            }
-        }
-        found => r.add(file, "tags", "must be a list of tags, if set", found),
-    }
+    check_tags(r, file, m, "tags", &[]);
     if field(m, "repo").is_some() {
         r.text(
             file,
@@ -576,6 +680,35 @@ fn check_manifest(r: &mut Report, m: &Value) {
         );
     }
     r.optional_text(file, m, "privacy");
+}
+
+/// The tags at `path`, if set: known to the daemon, and none of `refused` (a tag the daemon
+/// takes, with why it is refused anyway).
+fn check_tags(r: &mut Report, file: &str, doc: &Value, path: &str, refused: &[(&str, &str)]) {
+    let tags = match field(doc, path) {
+        None => return,
+        Some(Value::Array(tags)) => tags,
+        found => return r.add(file, path, "must be a list of tags, if set", found),
+    };
+    for (i, tag) in tags.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        let name = tag.as_str().unwrap_or_default();
+        if let Some((_, why)) = refused.iter().find(|(t, _)| *t == name) {
+            r.add(file, &at, format!("must not be {name}: {why}"), Some(tag));
+        } else if !TAGS.contains(&name) {
+            let known: Vec<&str> = TAGS
+                .iter()
+                .filter(|t| !refused.iter().any(|(r, _)| r == *t))
+                .copied()
+                .collect();
+            r.add(
+                file,
+                &at,
+                format!("must be one of the daemon's tags: {}", known.join(", ")),
+                Some(tag),
+            );
+        }
+    }
 }
 
 fn check_resource(r: &mut Report, m: &Value) {
@@ -647,12 +780,12 @@ fn check_resource(r: &mut Report, m: &Value) {
         }
     }
     let enabled = |path: &str| field(m, path) == Some(&Value::Bool(true));
-    if !enabled("resource.permission.endpoint.enabled") {
+    if declares(m, "endpoints") && !enabled("resource.permission.endpoint.enabled") {
         r.add(
             file,
             "resource.permission.endpoint.enabled",
-            "must be true: the daemon lets a user create the plugin's endpoints only then \
-             (internal/service/setup_endpoint.go)",
+            "must be true when the plugin declares endpoints: the daemon lets a user create the \
+             plugin's endpoints only then (internal/service/setup_endpoint.go)",
             field(m, "resource.permission.endpoint.enabled"),
         );
     }
@@ -674,10 +807,21 @@ fn check_plugins(r: &mut Report, m: &Value) {
         r.add(
             file,
             "plugins",
-            "must be a mapping, e.g. {endpoints: [group/<name>.yaml]}",
+            "must be a mapping, e.g. {endpoints: [group/<name>.yaml]} or \
+             {tools: [provider/<name>.yaml]}",
             Some(found),
         );
         return;
+    }
+    if !declares(m, "endpoints") && !declares(m, "tools") {
+        r.add(
+            file,
+            "plugins",
+            "must declare an endpoint group (plugins.endpoints: [group/<name>.yaml]), a tool \
+             provider (plugins.tools: [provider/<name>.yaml]) or both: the daemon refuses a \
+             plugin with neither",
+            field(m, "plugins"),
+        );
     }
     for kind in PLUGIN_KINDS {
         let path = format!("plugins.{kind}");
@@ -702,24 +846,30 @@ fn check_plugins(r: &mut Report, m: &Value) {
                 );
             }
         }
-        if kind == "endpoints" {
-            if list.len() != 1 {
-                r.add(
-                    file,
-                    &path,
-                    "must list exactly one endpoint group file (the daemon keeps only the first), \
-                     e.g. [group/<name>.yaml]",
-                    field(m, &path),
-                );
-            }
-        } else if !list.is_empty() {
-            r.add(
+        match kind {
+            "endpoints" if list.len() > 1 => r.add(
                 file,
                 &path,
-                "must be empty: this host registers endpoints only, so the daemon would get no \
-                 such declaration",
+                "must list at most one endpoint group file (the daemon keeps only the first), \
+                 e.g. [group/<name>.yaml]",
                 field(m, &path),
-            );
+            ),
+            "tools" if list.len() > 1 => r.add(
+                file,
+                &path,
+                "must list at most one tool provider file (the daemon keeps only the last: a \
+                 plugin has one tool provider), e.g. [provider/<name>.yaml]",
+                field(m, &path),
+            ),
+            "endpoints" | "tools" => {}
+            _ if !list.is_empty() => r.add(
+                file,
+                &path,
+                "must be empty: this host registers endpoints and tools only, so the daemon \
+                 would get no such declaration",
+                field(m, &path),
+            ),
+            _ => {}
         }
     }
 }
@@ -955,6 +1105,13 @@ fn wrap(key: String, value: Value) -> Value {
     Value::Object(object)
 }
 
+/// A document in which `value`'s fields are found as `path.field`, for a dotted `path` whose
+/// parts hold no `.` themselves (`tools[0].parameters[1]`).
+fn nest(path: &str, value: Value) -> Value {
+    path.rsplit('.')
+        .fold(value, |inner, key| wrap(key.to_owned(), inner))
+}
+
 fn check_settings(r: &mut Report, group: &str, settings: &[Value]) {
     let mut names = HashSet::new();
     for (i, setting) in settings.iter().enumerate() {
@@ -986,71 +1143,92 @@ fn check_settings(r: &mut Report, group: &str, settings: &[Value]) {
                 field(&doc, &at("name")),
             );
         }
-        let kind = r.text(
-            group,
-            &doc,
-            &at("type"),
-            &format!("must be one of {}", SETTING_TYPES.join(" ")),
-            |t| SETTING_TYPES.contains(&t),
+        check_config(r, group, &doc, &s);
+    }
+}
+
+/// The fields but `name` of a `ProviderConfig` (an endpoint setting, a tool provider's
+/// credential) found at `s` in `doc`.
+fn check_config(r: &mut Report, file: &str, doc: &Value, s: &str) {
+    let at = |f: &str| format!("{s}.{f}");
+    let kind = r.text(
+        file,
+        doc,
+        &at("type"),
+        &format!("must be one of {}", SETTING_TYPES.join(" ")),
+        |t| SETTING_TYPES.contains(&t),
+    );
+    r.i18n(file, doc, &at("label"));
+    for optional in ["help", "placeholder"] {
+        if field(doc, &at(optional)).is_some() {
+            r.i18n(file, doc, &at(optional));
+        }
+    }
+    r.optional_bool(file, doc, &at("required"));
+    r.optional_bool(file, doc, &at("multiple"));
+    r.optional_text(file, doc, &at("url"));
+    if let Some(default) = field(doc, &at("default")).filter(|v| v.is_object() || v.is_array()) {
+        r.add(
+            file,
+            &at("default"),
+            "must be a text, number or boolean",
+            Some(default),
         );
-        r.i18n(group, &doc, &at("label"));
-        for optional in ["help", "placeholder"] {
-            if field(&doc, &at(optional)).is_some() {
-                r.i18n(group, &doc, &at(optional));
+    }
+    if let Some(scope) = field(doc, &at("scope")) {
+        check_scope(r, file, &at("scope"), kind, scope);
+    }
+    check_options(r, file, doc, &at("options"), Some(128));
+}
+
+/// The `options` list at `path`, if set: each `{value, label}`, `value` a non-empty text.
+/// With `limit` (a `ProviderConfig`'s `lt=128`), fewer than `limit` options, each value of
+/// fewer than `limit` characters.
+fn check_options(r: &mut Report, file: &str, doc: &Value, path: &str, limit: Option<usize>) {
+    let under = |n: usize| limit.is_none_or(|limit| n < limit);
+    match field(doc, path) {
+        None => {}
+        Some(Value::Array(options)) if under(options.len()) => {
+            for (j, option) in options.iter().enumerate() {
+                let o = format!("{path}[{j}]");
+                let option_doc = nest(&o, option.clone());
+                let rule = match limit {
+                    Some(limit) => {
+                        format!("must be a non-empty text of fewer than {limit} characters")
+                    }
+                    None => "must be a non-empty text".to_owned(),
+                };
+                r.text(file, &option_doc, &format!("{o}.value"), &rule, |v| {
+                    !v.is_empty() && under(v.chars().count())
+                });
+                r.i18n(file, &option_doc, &format!("{o}.label"));
             }
         }
-        r.optional_bool(group, &doc, &at("required"));
-        r.optional_bool(group, &doc, &at("multiple"));
-        r.optional_text(group, &doc, &at("url"));
-        if let Some(default) = field(&doc, &at("default")).filter(|v| v.is_object() || v.is_array())
-        {
-            r.add(
-                group,
-                &at("default"),
-                "must be a text, number or boolean",
-                Some(default),
-            );
-        }
-        if let Some(scope) = field(&doc, &at("scope")) {
-            check_scope(r, group, &at("scope"), kind, scope);
-        }
-        match field(&doc, &at("options")) {
-            None => {}
-            Some(Value::Array(options)) if options.len() < 128 => {
-                for (j, option) in options.iter().enumerate() {
-                    let o = format!("options[{j}]");
-                    let option_doc = wrap(s.clone(), wrap(o.clone(), option.clone()));
-                    r.text(
-                        group,
-                        &option_doc,
-                        &at(&format!("{o}.value")),
-                        "must be a non-empty text of fewer than 128 characters",
-                        |v| !v.is_empty() && v.chars().count() < 128,
-                    );
-                    r.i18n(group, &option_doc, &at(&format!("{o}.label")));
+        found => {
+            let rule = match limit {
+                Some(limit) => {
+                    format!("must be a list of fewer than {limit} options {{value, label}}")
                 }
-            }
-            found => r.add(
-                group,
-                &at("options"),
-                "must be a list of fewer than 128 options {value, label}",
-                found,
-            ),
+                None => "must be a list of options {value, label}".to_owned(),
+            };
+            r.add(file, path, rule, found);
         }
     }
 }
 
-/// A setting's `scope`: the daemon takes one only for app- and model-selectors.
-fn check_scope(r: &mut Report, group: &str, path: &str, kind: Option<&str>, scope: &Value) {
+/// A `scope`, on a setting or tool parameter of type `kind`: the daemon takes one only for
+/// app- and model-selectors (and `any` tool parameters), made of the parts it knows.
+fn check_scope(r: &mut Report, file: &str, path: &str, kind: Option<&str>, scope: &Value) {
     let known: &[&str] = match kind {
         Some("app-selector") => &APP_SCOPES,
         Some("model-selector") => &MODEL_SCOPES,
+        Some("any") => &ANY_SCOPES,
         Some(_) => {
             return r.add(
-                group,
+                file,
                 path,
-                "must not be set: the daemon accepts a scope only for app-selector and \
-                 model-selector settings",
+                "must not be set: the daemon accepts a scope only on app-selector and \
+                 model-selector settings and parameters (and any parameters)",
                 Some(scope),
             );
         }
@@ -1061,15 +1239,15 @@ fn check_scope(r: &mut Report, group: &str, path: &str, kind: Option<&str>, scop
         .is_some_and(|s| s.split('&').all(|part| known.contains(&part.trim())));
     if !valid {
         r.add(
-            group,
+            file,
             path,
             format!(
                 "must be one or more of {} joined by &, e.g. {}",
                 known.join("|"),
-                if kind == Some("app-selector") {
-                    "chat&workflow"
-                } else {
-                    "llm"
+                match kind {
+                    Some("app-selector") => "chat&workflow",
+                    Some("any") => "string&number",
+                    _ => "llm",
                 }
             ),
             Some(scope),
@@ -1077,10 +1255,10 @@ fn check_scope(r: &mut Report, group: &str, path: &str, kind: Option<&str>, scop
     }
 }
 
-/// Check that each icon named is a file of `_assets/`.
-fn check_icons(r: &mut Report, m: &Value, assets: &[Asset]) {
-    for key in ["icon", "icon_dark"] {
-        let Some(Value::String(icon)) = field(m, key) else {
+/// Check that each icon named at `paths` of `doc` (from `file`) is a file of `_assets/`.
+fn check_icons(r: &mut Report, file: &str, doc: &Value, paths: &[&str], assets: &[Asset]) {
+    for key in paths {
+        let Some(Value::String(icon)) = field(doc, key) else {
             continue;
         };
         if icon.is_empty() || assets.iter().any(|a| &a.name == icon) {
@@ -1095,7 +1273,7 @@ fn check_icons(r: &mut Report, m: &Value, assets: &[Asset]) {
                  registration when an icon was not sent"
             )
         };
-        r.add(MANIFEST_FILE, key, rule, field(m, key));
+        r.add(file, key, rule, field(doc, key));
     }
 }
 
@@ -1398,16 +1576,17 @@ fn is_rfc3339(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    pub(crate) use super::tools::tests::peer_plugin;
     use super::*;
     use std::fs;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A temporary plugin folder, removed on drop.
-    struct Folder(PathBuf);
+    pub(crate) struct Folder(pub(crate) PathBuf);
 
     impl Folder {
-        fn new() -> Folder {
+        pub(crate) fn new() -> Folder {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let dir = std::env::temp_dir().join(format!(
                 "dify-declaration-test-{}-{}",
@@ -1419,14 +1598,14 @@ mod tests {
             Folder(dir)
         }
 
-        fn write(&self, rel: &str, text: &str) -> &Folder {
+        pub(crate) fn write(&self, rel: &str, text: &str) -> &Folder {
             let path = self.0.join(rel);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, text).unwrap();
             self
         }
 
-        fn load(&self) -> Result<Declaration, DeclarationError> {
+        pub(crate) fn load(&self) -> Result<Declaration, DeclarationError> {
             Declaration::load(&self.0)
         }
     }
@@ -1437,7 +1616,8 @@ mod tests {
         }
     }
 
-    const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"16\" height=\"16\"/>\n";
+    pub(crate) const ICON: &str =
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"16\" height=\"16\"/>\n";
 
     /// The Python plugin of the reference transcript, file by file.
     fn python_plugin() -> Folder {
@@ -1515,22 +1695,27 @@ endpoints:
 ";
 
     /// A valid plugin with `edits` (`from`, `to`) made to its manifest and group.
-    fn plugin_with(manifest_edits: &[(&str, &str)], group_edits: &[(&str, &str)]) -> Folder {
-        let edit = |text: &str, edits: &[(&str, &str)]| {
-            edits.iter().fold(text.to_owned(), |text, (from, to)| {
-                assert!(text.contains(from), "{from:?} is not in the test file");
-                text.replacen(from, to, 1)
-            })
-        };
+    pub(crate) fn plugin_with(
+        manifest_edits: &[(&str, &str)],
+        group_edits: &[(&str, &str)],
+    ) -> Folder {
         let folder = Folder::new();
         folder
-            .write("manifest.yaml", &edit(MANIFEST, manifest_edits))
-            .write("group/test.yaml", &edit(GROUP, group_edits))
+            .write("manifest.yaml", &edited(MANIFEST, manifest_edits))
+            .write("group/test.yaml", &edited(GROUP, group_edits))
             .write("_assets/icon.svg", ICON);
         folder
     }
 
-    fn violations(folder: &Folder) -> Vec<Violation> {
+    /// `text` with `edits` (`from`, `to`) made, each once.
+    pub(crate) fn edited(text: &str, edits: &[(&str, &str)]) -> String {
+        edits.iter().fold(text.to_owned(), |text, (from, to)| {
+            assert!(text.contains(from), "{from:?} is not in the test file");
+            text.replacen(from, to, 1)
+        })
+    }
+
+    pub(crate) fn violations(folder: &Folder) -> Vec<Violation> {
         match folder.load() {
             Err(DeclarationError::Invalid(found)) => found,
             other => panic!("expected violations, got {other:?}"),
@@ -1538,7 +1723,7 @@ endpoints:
     }
 
     /// The one violation of `field` in `file`, whose message contains `expect`.
-    fn one(found: &[Violation], file: &str, field: &str, expect: &str) -> String {
+    pub(crate) fn one(found: &[Violation], file: &str, field: &str, expect: &str) -> String {
         let matching: Vec<&Violation> = found
             .iter()
             .filter(|v| v.file == file && v.field == field)
@@ -1549,7 +1734,7 @@ endpoints:
         message
     }
 
-    fn keys(value: &Value) -> Vec<String> {
+    pub(crate) fn keys(value: &Value) -> Vec<String> {
         let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         keys
@@ -1558,7 +1743,7 @@ endpoints:
     #[test]
     fn the_python_plugin_gives_what_the_python_sdk_sends() {
         let sdk: Value = serde_json::from_str(include_str!(
-            "../../tests-data/daemon/python-sdk-endpoint-declaration.json"
+            "../../../tests-data/daemon/python-sdk-endpoint-declaration.json"
         ))
         .unwrap();
         let (sdk_manifest, sdk_group) = (
@@ -1595,11 +1780,9 @@ endpoints:
         }
 
         // The group: endpoint files inlined, each endpoint as the SDK sends it.
-        assert_eq!(keys(&declaration.endpoint_group), keys(sdk_group));
-        assert_eq!(
-            declaration.endpoint_group["endpoints"],
-            sdk_group["endpoints"]
-        );
+        let group = declaration.endpoint_group.as_ref().unwrap();
+        assert_eq!(keys(group), keys(sdk_group));
+        assert_eq!(group["endpoints"], sdk_group["endpoints"]);
         let settings = declaration.settings();
         assert_eq!(settings.len(), 2);
         for (ours, theirs) in settings
@@ -1628,7 +1811,9 @@ endpoints:
         assert_eq!(declaration.name(), "wasm_shim_probe");
         assert_eq!(declaration.author(), "wasmtest");
         assert_eq!(declaration.version(), "0.0.1");
-        assert_eq!(declaration.group_file(), "group/probe.yaml");
+        assert_eq!(declaration.group_file(), Some("group/probe.yaml"));
+        assert_eq!(declaration.tool_provider(), None);
+        assert_eq!(declaration.tool_declaration(), None);
         assert!(declaration.app_permission() && declaration.endpoint_permission());
     }
 
@@ -1637,11 +1822,11 @@ endpoints:
         let declaration = plugin_with(&[], &[]).load().unwrap();
         assert_eq!(
             declaration.endpoint_group,
-            json!({
+            Some(json!({
                 "settings": [{"name": "app", "type": "app-selector", "scope": "chat",
                               "required": true, "label": {"en_US": "App"}}],
                 "endpoints": [{"path": "/duck/<app_id>", "method": "GET", "hidden": false}],
-            })
+            }))
         );
         assert_eq!(
             declaration.manifest["plugins"],
@@ -1807,9 +1992,9 @@ endpoints:
         let declaration = folder.load().unwrap();
         assert_eq!(
             declaration.endpoint_group,
-            json!({"settings": [], "endpoints": [
+            Some(json!({"settings": [], "endpoints": [
                 {"path": "/a", "method": "PUT", "hidden": true},
-                {"path": "/b", "method": "DELETE", "hidden": false}]})
+                {"path": "/b", "method": "DELETE", "hidden": false}]}))
         );
     }
 
@@ -1901,7 +2086,7 @@ endpoints:
         one(&found, "manifest.yaml", "type", "\"plugin\"");
         one(&found, "manifest.yaml", "name", "got \"Test Plugin\"");
         one(&found, "manifest.yaml", "created_at", "RFC 3339");
-        one(&found, "manifest.yaml", "plugins.endpoints", "exactly one");
+        one(&found, "manifest.yaml", "plugins.endpoints", "at most one");
         one(&found, "manifest.yaml", "meta.arch[1]", "got \"x86\"");
         one(&found, "manifest.yaml", "meta.runner.version", "got 3.12");
         one(&found, "manifest.yaml", "meta.version", "got \"1.2.3.4\"");
@@ -2016,7 +2201,10 @@ endpoints:
             let path = const_str(&source, "PATH").unwrap();
             assert_eq!(declaration.endpoints(), [(method, path)], "examples/{name}");
             assert_eq!(declaration.name(), name);
-            assert_eq!(declaration.group_file(), format!("group/{name}.yaml"));
+            assert_eq!(
+                declaration.group_file(),
+                Some(format!("group/{name}.yaml").as_str())
+            );
             assert!(declaration.app_permission() && declaration.endpoint_permission());
             assert!(
                 declaration.settings().is_empty(),
