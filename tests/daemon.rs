@@ -208,7 +208,7 @@ fn refusals_reach_the_caller_with_the_daemons_words_and_advice() {
             edited(|d| d.assets.clear()),
             KEY,
             "assets remap failed, invalid assets data, cannot remap: file not found: icon.svg",
-            "fix the plugin's manifest.yaml, endpoint group or _assets/",
+            "fix the plugin's manifest.yaml, endpoint group, tool provider or _assets/",
         ),
         (
             "runner language",

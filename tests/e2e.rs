@@ -22,4 +22,5 @@ mod python_peer;
 mod real_dify;
 mod replay;
 mod server;
+mod tools;
 mod webhook;

@@ -1,16 +1,18 @@
-//! The real Python plugin SDK (dify-plugin 0.10.2) against the same fake daemon: the vendored
-//! endpoint plugin `tests/python/endpoint-plugin/` in remote-debug mode, then the Rust host
-//! answering the same requests, compared.
+//! The real Python plugin SDK (dify-plugin 0.10.2) against the same fake daemon, in
+//! remote-debug mode, then the Rust host answering the same requests, compared: the vendored
+//! endpoint plugin `tests/python/endpoint-plugin/` beside Duck, and the Python twin of the tool
+//! probe (`tests/python/tool-plugin/`, with the Rust plugin's own YAML files) beside it.
 //!
 //! Needs `DIFY_PLUGIN_PYTHON` (the venv's python, `tests/python/setup.sh | tail -1`); without a
 //! usable one the tests say so and pass.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dify_plugin_host::daemon::declaration::Declaration;
 use dify_plugin_host::mock::DemoApps;
 use serde_json::{Value, json};
 
@@ -18,7 +20,7 @@ use crate::daemon::{
     KEY, SCRIPTED, attach, daemon_plugin, duck_declaration, mock_with_script, scripted_events,
 };
 use crate::fake_daemon::{FakeDaemon, HttpAnswer, raw_request};
-use crate::support::workspace_root;
+use crate::support::{demo, workspace_root};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -50,10 +52,10 @@ struct PythonPlugin {
 }
 
 impl PythonPlugin {
-    fn spawn(python: &PathBuf, daemon: &FakeDaemon) -> PythonPlugin {
+    fn spawn(python: &PathBuf, daemon: &FakeDaemon, dir: &Path) -> PythonPlugin {
         let mut child = Command::new(python)
             .args(["-m", "main"])
-            .current_dir(workspace_root().join("tests/python/endpoint-plugin"))
+            .current_dir(dir)
             .env("INSTALL_METHOD", "remote")
             .env("REMOTE_INSTALL_URL", daemon.addr().to_string())
             .env("REMOTE_INSTALL_KEY", KEY)
@@ -133,7 +135,11 @@ fn python_sdk_registers_and_serves_over_the_fake_daemon_as_the_host_does() {
 
     // The Python SDK.
     let py_daemon = FakeDaemon::start(&[KEY], mock.clone(), DemoApps::TENANT);
-    let py = PythonPlugin::spawn(&python, &py_daemon);
+    let py = PythonPlugin::spawn(
+        &python,
+        &py_daemon,
+        &workspace_root().join("tests/python/endpoint-plugin"),
+    );
     assert!(
         py_daemon.wait_registrations(1, Duration::from_secs(60)),
         "refusals {:?}; python said: {}",
@@ -228,4 +234,144 @@ fn python_sdk_registers_and_serves_over_the_fake_daemon_as_the_host_does() {
     );
     // The Python plugin kept its connection; it heartbeats on its own clock (10 s).
     assert!(py_daemon.refusals().is_empty());
+}
+
+/// The Python twin of the tool probe: its sources beside the Rust plugin's declaration files,
+/// in a folder of the target directory.
+fn tool_twin() -> PathBuf {
+    let rust = workspace_root().join("tests/plugins/tool-probe");
+    let python = workspace_root().join("tests/python/tool-plugin");
+    let dir = crate::daemon::target_dir().join("python-tool-plugin");
+    let _ = std::fs::remove_dir_all(&dir);
+    for (from, files) in [
+        (
+            &rust,
+            &[
+                "manifest.yaml",
+                "provider/probe.yaml",
+                "tools/echo.yaml",
+                "tools/fail.yaml",
+                "_assets/icon.svg",
+            ][..],
+        ),
+        (
+            &python,
+            &[
+                "main.py",
+                "provider/probe.py",
+                "tools/echo.py",
+                "tools/fail.py",
+            ][..],
+        ),
+    ] {
+        for file in files {
+            let to = dir.join(file);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from.join(file), &to).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+    }
+    dir
+}
+
+/// A tool session's answer, the random id of each file's pieces replaced.
+fn tool_answer(daemon: &FakeDaemon, action: &str, fields: Value) -> crate::fake_daemon::ToolAnswer {
+    let mut answer = daemon.tool_request(action, fields).tool_answer(T);
+    for chunk in &mut answer.stream {
+        if chunk["type"] == "blob_chunk" {
+            chunk["message"]["id"] = json!("<id>");
+        }
+    }
+    answer
+}
+
+#[test]
+fn python_sdk_tool_plugin_declares_and_answers_as_the_host_does() {
+    let Some(python) = python() else {
+        return;
+    };
+    let py_daemon = FakeDaemon::start(&[KEY], demo(), DemoApps::TENANT);
+    let py = PythonPlugin::spawn(&python, &py_daemon, &tool_twin());
+    assert!(
+        py_daemon.wait_registrations(1, Duration::from_secs(60)),
+        "refusals {:?}; python said: {}",
+        py_daemon.refusals(),
+        py.output()
+    );
+    let rs_daemon = FakeDaemon::start(&[KEY], demo(), DemoApps::TENANT);
+    let declaration =
+        Declaration::load(&workspace_root().join("tests/plugins/tool-probe")).unwrap();
+    let _ = attach(
+        &rs_daemon,
+        daemon_plugin("tool-probe", None),
+        declaration,
+        KEY,
+        false,
+    );
+    assert!(
+        rs_daemon.wait_registrations(1, T),
+        "{:?}",
+        rs_daemon.refusals()
+    );
+
+    // The same declaration, field for field.
+    let (py_reg, rs_reg) = (
+        py_daemon.registrations().remove(0),
+        rs_daemon.registrations().remove(0),
+    );
+    assert_eq!(rs_reg.tool_provider, py_reg.tool_provider);
+    let kinds = |r: &crate::fake_daemon::Registration| -> Vec<String> {
+        r.messages
+            .iter()
+            .map(|m| m["type"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(kinds(&rs_reg), kinds(&py_reg));
+
+    // The same messages, file pieces included.
+    let echo = json!({
+        "provider": "probe",
+        "tool": "echo",
+        "credentials": {"api_key": "sesame"},
+        "credential_type": "api-key",
+        "tool_parameters": {"text": "hello wasm", "count": 2, "mode": "files"},
+    });
+    let (py_echo, rs_echo) = (
+        tool_answer(&py_daemon, "invoke_tool", echo.clone()),
+        tool_answer(&rs_daemon, "invoke_tool", echo),
+    );
+    assert_eq!(py_echo.error, None, "python said: {}", py.output());
+    assert_eq!(rs_echo.stream, py_echo.stream);
+    assert_eq!(rs_echo.error, None);
+
+    // The same refusal of wrong credentials; the Python error also carries its traceback.
+    let wrong = json!({"provider": "probe", "credentials": {"api_key": "open"}});
+    let py_refused = py_daemon
+        .tool_request("validate_tool_credentials", wrong.clone())
+        .validation_answer(T)
+        .unwrap_err();
+    let rs_refused = rs_daemon
+        .tool_request("validate_tool_credentials", wrong)
+        .validation_answer(T)
+        .unwrap_err();
+    for field in ["error_type", "message"] {
+        assert_eq!(rs_refused[field], py_refused[field], "{field}");
+    }
+
+    // A failure after a message: the message, then the error with the same text (its type is
+    // the exception's class name in Python, what happened in the host).
+    let fail = json!({"provider": "probe", "tool": "fail", "credentials": {}, "tool_parameters": {"how": "error"}});
+    let (py_fail, rs_fail) = (
+        tool_answer(&py_daemon, "invoke_tool", fail.clone()),
+        tool_answer(&rs_daemon, "invoke_tool", fail),
+    );
+    assert_eq!(rs_fail.stream, py_fail.stream);
+    let (py_error, rs_error) = (py_fail.error.unwrap(), rs_fail.error.unwrap());
+    assert_eq!(rs_error["message"], py_error["message"]);
+    assert_eq!(
+        (
+            py_error["error_type"].as_str(),
+            rs_error["error_type"].as_str()
+        ),
+        (Some("Exception"), Some("ToolInvokeError"))
+    );
 }

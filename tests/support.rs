@@ -28,6 +28,8 @@ fn guests() -> &'static BTreeMap<String, PathBuf> {
                 "workflow-runner",
                 "completion-writer",
                 "webhook",
+                "ask-app",
+                "tool-probe",
                 "probe",
                 "hostile",
                 "raw",

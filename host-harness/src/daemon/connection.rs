@@ -353,14 +353,14 @@ fn on_tool_request(
                     let failure = failure.unwrap_or_else(|| {
                         PluginFailure::UnknownTool(format!("'{}' is not declared", request.tool))
                     });
-                    return outbox.fail(error_type(&failure), &failure.to_string());
+                    return outbox.fail(error_type(&failure), &error_message(&failure));
                 }
             };
             let parameters = match checked {
                 Ok(parameters) => parameters,
                 Err(problems) => {
                     let failure = PluginFailure::InvalidParameters(problems.join("; "));
-                    return outbox.fail(error_type(&failure), &failure.to_string());
+                    return outbox.fail(error_type(&failure), &error_message(&failure));
                 }
             };
             let call = ToolRequest {
@@ -394,6 +394,18 @@ fn error_type(failure: &PluginFailure) -> &'static str {
         PluginFailure::InvalidCredentials(_) => "ToolProviderCredentialValidationError",
         PluginFailure::Handler(_) => "ToolInvokeError",
         _ => "PluginFailure",
+    }
+}
+
+/// The `message` of a tool's failure: the plugin's own text where it gave one (its kind is
+/// the `error_type`), as a Python tool's exception text is; the host's description otherwise.
+fn error_message(failure: &PluginFailure) -> String {
+    match failure {
+        PluginFailure::InvalidParameters(text)
+        | PluginFailure::InvalidCredentials(text)
+        | PluginFailure::UnknownTool(text)
+        | PluginFailure::Handler(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -459,7 +471,7 @@ impl Outbox for ToolOutbox {
                 self.write("end", json!({}))
             }
             Message::End(Err(failure), _) => {
-                self.fail(error_type(&failure), &failure.to_string());
+                self.fail(error_type(&failure), &error_message(&failure));
                 Ok(())
             }
         }

@@ -40,6 +40,8 @@ def main():
         )
     try:
         os.chmod(runtime, 0o755)
+        # A plugin with tools reads its declaration from the package's root.
+        os.chdir(here)
         os.execv(runtime, [runtime, os.path.join(folder, COMPONENT)])
     except OSError as e:
         fail(

@@ -281,6 +281,7 @@ pub fn write(options: &Options) -> Result<Written, PackageError> {
         crate::daemon::plugin_config(Limits::default()),
     )?;
     declaration.check_routes(plugin.routes())?;
+    declaration.check_tools(plugin.tools())?;
 
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for file in &declaration.files {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use dify::plugin::http::{Request, ResponseHead, ResponseWriter};
 use exports::dify::plugin::endpoint::{Guest, HandlerError, Route};
 
-wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+// Built against the released 0.1.1 contract (`tests/wit-0.1.1/`): a component of an
+// older 0.1.x, which the host must keep serving.
+wit_bindgen::generate!({ path: "../../wit-0.1.1", world: "plugin" });
 
 struct RoutesSleep;
 
