@@ -19,7 +19,8 @@
 //! `human_description`, which Dify's own model does not. Refused though both accept them: the
 //! `date` and `date-range` parameter types, which Dify's API does not know (its
 //! `ToolParameterType`), so that the tool would break Dify's tool listing. Refused because this
-//! host does not answer those requests yet: `oauth_schema` and a true `has_runtime_parameters`.
+//! host does not answer those requests yet: `oauth_schema`, a true `has_runtime_parameters` and
+//! `dynamic-select` parameters (their options are fetched from the plugin at run time).
 //! Refused because they cannot work: a provider without tools, a second tool of the same name
 //! (the SDK keys tools by name), a `select` parameter without options (Dify offers only the
 //! options), and a credential name with a `.` (this module names fields by dotted paths).
@@ -866,6 +867,17 @@ fn check_parameter<'a>(
                     "must not be {t}: the daemon and the Python SDK accept it, but Dify's API \
                      does not know it (ToolParameterType) and would fail to list the tool"
                 ),
+                Some(found),
+            );
+            None
+        }
+        Some(found @ Value::String(t)) if t == "dynamic-select" => {
+            r.add(
+                file,
+                &at("type"),
+                "must not be dynamic-select: its options come from the plugin at run time \
+                 (the daemon's fetch_parameter_options), which this host does not answer yet; \
+                 use select with options",
                 Some(found),
             );
             None
