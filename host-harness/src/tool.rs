@@ -4,7 +4,7 @@
 //!
 //! [`Plugin::invoke_tool`](crate::Plugin::invoke_tool) runs the request as it is. The daemon
 //! front end and `dify-plugin-host tool` first check its parameters against the tool's YAML
-//! (`ToolDeclaration::check_parameters` of [`crate::daemon::Declaration`]), as a tool in Dify
+//! (`ToolDeclaration::check_parameters` of [`crate::daemon::declaration::Declaration`]), as a tool in Dify
 //! gets them: do the same in a test that should see what Dify's users see.
 
 use std::fmt;

@@ -17,7 +17,7 @@ use crate::runtime::Plugin;
 static STDOUT: OnceLock<Arc<Writer>> = OnceLock::new();
 
 /// Serve `plugin` on stdin and stdout until the daemon closes stdin. `tools` is its tool
-/// provider's declaration ([`Declaration::tool_provider`](super::Declaration::tool_provider)),
+/// provider's declaration ([`Declaration::tool_provider`](super::declaration::Declaration::tool_provider)),
 /// for a plugin with tools: their parameters are checked against it.
 pub fn run_stdio(plugin: &Plugin, tools: Option<&ToolProvider>) -> std::io::Result<()> {
     let writer = STDOUT
