@@ -1008,6 +1008,55 @@ fn load_group(
     Ok(group_json)
 }
 
+/// Which entry of which list of declarations (a group's `endpoints:`, a provider's `tools:`),
+/// and what the messages about it say.
+struct ListEntry<'a> {
+    /// The file that holds the list.
+    parent: &'a str,
+    /// The list's key.
+    list: &'a str,
+    i: usize,
+    /// What a file entry names, for "must name …" (`an endpoint file`).
+    what: &'a str,
+    /// The rule for an entry that is neither inline nor a file.
+    expected: &'a str,
+}
+
+/// An entry of a list of declarations as the document its rules run on, with the file and the
+/// prefix that make a message's field path the one the author sees: an inline entry is
+/// wrapped under `list[i]` of the list's file, a file entry is its own document. `None` if the
+/// entry is neither, or its file is missing (reported).
+fn entry_document(
+    dir: &Path,
+    at: &ListEntry<'_>,
+    entry: &Value,
+    r: &mut Report,
+) -> Result<Option<(String, String, Value)>, DeclarationError> {
+    let key = format!("{}[{}]", at.list, at.i);
+    match entry {
+        Value::Object(_) => Ok(Some((
+            at.parent.to_owned(),
+            format!("{key}."),
+            wrap(key, entry.clone()),
+        ))),
+        Value::String(name) if is_inside(name) => match read_yaml(dir, name)? {
+            Some(doc) => Ok(Some((name.clone(), String::new(), doc))),
+            None => {
+                let rule = format!(
+                    "must name {}, relative to the plugin folder ({name} not found)",
+                    at.what
+                );
+                r.add(at.parent, &key, rule, Some(entry));
+                Ok(None)
+            }
+        },
+        _ => {
+            r.add(at.parent, &key, at.expected, Some(entry));
+            Ok(None)
+        }
+    }
+}
+
 /// One entry of the group's `endpoints:`, inline or a file; `None` if unusable (reported).
 fn load_endpoint(
     dir: &Path,
@@ -1016,41 +1065,16 @@ fn load_endpoint(
     entry: &Value,
     r: &mut Report,
 ) -> Result<Option<Value>, DeclarationError> {
-    // Rules run on a document whose field paths are the ones a message names: an inline entry
-    // is wrapped under the key `endpoints[i]`, an endpoint file is its own document.
-    let (file, prefix, doc) = match entry {
-        Value::Object(_) => {
-            let prefix = format!("endpoints[{i}]");
-            (
-                group.to_owned(),
-                format!("{prefix}."),
-                wrap(prefix, entry.clone()),
-            )
-        }
-        Value::String(name) if is_inside(name) => match read_yaml(dir, name)? {
-            Some(doc) => (name.clone(), String::new(), doc),
-            None => {
-                r.add(
-                    group,
-                    &format!("endpoints[{i}]"),
-                    format!(
-                        "must name an endpoint file, relative to the plugin folder ({name} not found)"
-                    ),
-                    Some(entry),
-                );
-                return Ok(None);
-            }
-        },
-        _ => {
-            r.add(
-                group,
-                &format!("endpoints[{i}]"),
-                "must be an endpoint {path, method} or the relative path of an endpoint YAML file \
-                 inside the plugin folder",
-                Some(entry),
-            );
-            return Ok(None);
-        }
+    let at = ListEntry {
+        parent: group,
+        list: "endpoints",
+        i,
+        what: "an endpoint file",
+        expected: "must be an endpoint {path, method} or the relative path of an endpoint YAML \
+                   file inside the plugin folder",
+    };
+    let Some((file, prefix, doc)) = entry_document(dir, &at, entry, r)? else {
+        return Ok(None);
     };
     let path = r.text(
         &file,

@@ -39,8 +39,9 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Asset, DeclarationError, MANIFEST_FILE, Report, check_config, check_icons, check_options,
-    check_scope, check_tags, field, is_inside, nest, read_yaml, shown, wrap,
+    Asset, DeclarationError, ListEntry, MANIFEST_FILE, Report, check_config, check_icons,
+    check_options, check_scope, check_tags, entry_document, field, is_inside, nest, read_yaml,
+    shown,
 };
 
 /// The locales of an `I18nObject` as the SDK dumps it, in its order; missing or empty ones
@@ -688,45 +689,20 @@ fn load_tool(
     files: &mut Vec<String>,
     r: &mut Report,
 ) -> Result<Option<(ToolDeclaration, Value, String)>, DeclarationError> {
-    // As for endpoints: an inline tool is wrapped under `tools[i]`, a tool file is its own
-    // document, so that field paths are the ones a message names.
-    let (file, prefix, doc) = match entry {
-        Value::Object(_) => {
-            let key = format!("tools[{i}]");
-            (
-                provider.to_owned(),
-                format!("{key}."),
-                wrap(key, entry.clone()),
-            )
-        }
-        Value::String(name) if is_inside(name) => match read_yaml(dir, name)? {
-            Some(doc) => {
-                files.push(name.clone());
-                (name.clone(), String::new(), doc)
-            }
-            None => {
-                r.add(
-                    provider,
-                    &format!("tools[{i}]"),
-                    format!(
-                        "must name a tool file, relative to the plugin folder ({name} not found)"
-                    ),
-                    Some(entry),
-                );
-                return Ok(None);
-            }
-        },
-        _ => {
-            r.add(
-                provider,
-                &format!("tools[{i}]"),
-                "must be the relative path of a tool YAML file inside the plugin folder, e.g. \
-                 tools/<name>.yaml",
-                Some(entry),
-            );
-            return Ok(None);
-        }
+    let at = ListEntry {
+        parent: provider,
+        list: "tools",
+        i,
+        what: "a tool file",
+        expected: "must be the relative path of a tool YAML file inside the plugin folder, e.g. \
+                   tools/<name>.yaml",
     };
+    let Some((file, prefix, doc)) = entry_document(dir, &at, entry, r)? else {
+        return Ok(None);
+    };
+    if let Value::String(name) = entry {
+        files.push(name.clone());
+    }
     let before = r.found.len();
     let at = |f: &str| format!("{prefix}{f}");
     check_identity(r, &file, &doc, &at("identity"), "tool");
