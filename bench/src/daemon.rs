@@ -4,10 +4,16 @@
 //! binary, as the daemon's local runtime runs a plugin). The same figures as the Python peer's
 //! (`bench/compare.sh`): streaming chunks/s through one backwards invocation of N events of
 //! 143 bytes, the blocking round trip, and endpoint requests/s.
+//!
+//! Then the same for tool requests, driven as the peer's `bench.py` drives its Python tool
+//! (`../shared/peer/plugin/tools/app_bench.py`): the bench plugin's `app_bench` is that tool
+//! in Rust, called with the peer's `invoke_tool` request (provider `bench`, tool `app_bench`):
+//! the round trip of a tool request doing one blocking chat invoke, tool requests/s, and one
+//! streaming tool request of N events.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -73,6 +79,32 @@ impl Driver {
             "data": {"action": "invoke_endpoint", "raw_http_request": hex::encode(raw),
                      "settings": {}, "type": "endpoint", "user_id": ""}});
         self.write(&format!("{line}\n"));
+    }
+
+    /// The daemon's `invoke_tool` request line for the bench plugin's `app_bench`, as the
+    /// peer's `bench.py` writes it (`FakeDaemon.invoke_tool`).
+    fn tool(&mut self, session: &str, params: Value) {
+        let line = json!({"app_id": null, "context": null, "conversation_id": null,
+            "data": {"type": "tool", "action": "invoke_tool", "user_id": "bench-user",
+                     "provider": "bench", "tool": "app_bench", "credentials": {},
+                     "credential_type": "api-key", "tool_parameters": params},
+            "endpoint_id": null, "event": "request", "message_id": null, "session_id": session});
+        self.write(&format!("{line}\n"));
+    }
+
+    /// Answer an invoke with `n` times `data` (a prepared text) and the end, each line framed
+    /// exactly as the peer's daemon frames it (`daemon_line` in its `bench.py`: every key of
+    /// the Go daemon's session message, sorted; 424 bytes for an `EVENT` line): one line made
+    /// once and repeated, as the peer's daemon does.
+    fn answer_as_peer(&mut self, session: &str, id: &str, data: &str, n: usize) {
+        let line = |event: &str, message: &str, data: &str| {
+            format!(
+                r#"{{"app_id":null,"context":null,"conversation_id":null,"data":{{"backwards_request_id":"{id}","event":"{event}","message":"{message}","data":{data}}},"endpoint_id":null,"event":"backwards_response","message_id":null,"session_id":"{session}"}}"#
+            ) + "\n"
+        };
+        let mut text = line("response", "stream", data).repeat(n);
+        text.push_str(&line("end", "", "null"));
+        self.write(&text);
     }
 
     /// Answer an invoke with `responses` (prepared `data` texts) and the end.
@@ -194,6 +226,132 @@ fn requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
     done as f64 / start.elapsed().as_secs_f64()
 }
 
+/// A session id of 32 hex digits, as the peer's (`uuid4().hex`), so that every line is as
+/// long as its: `kind` and a number.
+fn session_id(kind: u8, n: usize) -> String {
+    format!("{kind:02x}{n:030x}")
+}
+
+/// One tool session to its end: each app call it makes answered (a blocking one with the
+/// peer's reply, a streaming one with `chunks` events); its JSON message.
+fn tool_session(driver: &mut Driver, session: &str, params: Value, chunks: usize) -> Value {
+    driver.tool(session, params);
+    let mut message = Value::Null;
+    loop {
+        let (from, kind, data) = driver.session_message();
+        assert_eq!(from, session, "one session at a time");
+        match kind.as_str() {
+            "invoke" => {
+                let id = invoke_id(&data);
+                if data["request"]["response_mode"] == "streaming" {
+                    driver.answer_as_peer(session, &id, EVENT, chunks);
+                } else {
+                    driver.answer_as_peer(session, &id, BLOCKING, 1);
+                }
+            }
+            "stream" if data["type"] == "json" => message = data["message"]["json_object"].clone(),
+            "end" => return message,
+            "error" => panic!("the tool failed: {data}"),
+            _ => {}
+        }
+    }
+}
+
+/// Tool round trips as the daemon sees them, the peer's `tool_rtt` (its (a2)): `n` tool
+/// requests one after the other, each doing one blocking chat invoke, after `warm` of them;
+/// each one's time from the request to its end.
+fn tool_round_trips(driver: &mut Driver, warm: usize, n: usize) -> Vec<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..warm + n {
+        let params =
+            json!({"mode": "blocking", "app": "chat", "iterations": 1, "tag": format!("t{i}")});
+        let start = Instant::now();
+        let message = tool_session(driver, &session_id(1, i), params, 0);
+        let took = start.elapsed();
+        assert_eq!(
+            message["last_result"]["answer"],
+            "Hello! How can I help you today?"
+        );
+        if i >= warm {
+            times.push(took);
+        }
+    }
+    times
+}
+
+/// Tool requests/s with `sessions` at once, each doing one blocking chat invoke.
+fn tool_requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
+    let params = json!({"mode": "blocking", "app": "chat", "iterations": 1, "tag": "c"});
+    let start = Instant::now();
+    let mut sent = 0usize;
+    let mut done = 0usize;
+    for _ in 0..sessions {
+        driver.tool(&session_id(0x10 + sessions as u8, sent), params.clone());
+        sent += 1;
+    }
+    let mut open = sessions;
+    while open > 0 {
+        let (session, kind, data) = driver.session_message();
+        match kind.as_str() {
+            "invoke" => {
+                let id = invoke_id(&data);
+                driver.answer_as_peer(&session, &id, BLOCKING, 1);
+            }
+            "end" => {
+                done += 1;
+                if start.elapsed().as_secs_f64() < seconds {
+                    driver.tool(&session_id(0x10 + sessions as u8, sent), params.clone());
+                    sent += 1;
+                } else {
+                    open -= 1;
+                }
+            }
+            "error" => panic!("the tool failed: {data}"),
+            _ => {}
+        }
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One streaming tool request of `chunks` events: the tool's own time, from before its app
+/// call to after the last event (`t_total_s`, what the peer's chunks/s is of), and the
+/// daemon's, from the request to the end.
+fn tool_streaming(driver: &mut Driver, chunks: usize) -> (f64, f64) {
+    let start = Instant::now();
+    let params = json!({"mode": "stream", "app": "chat", "tag": "s"});
+    let message = tool_session(driver, &session_id(3, chunks), params, chunks);
+    let daemon = start.elapsed().as_secs_f64();
+    assert_eq!(message["chunks"], chunks, "{message}");
+    assert_eq!(message["answer_bytes"], 3 * chunks, "{message}");
+    let event: Value = serde_json::from_str(EVENT).expect("the event");
+    assert_eq!(message["last_event"], event);
+    let tool = message["t_total_s"].as_f64().expect("t_total_s");
+    (tool, daemon)
+}
+
+/// One transport's row of tool figures, on a connection serving the bench plugin's tool.
+fn measure_tools(name: &str, tools: &mut Driver, chunks: usize, out: &mut Value) {
+    let mut times = tool_round_trips(tools, 200, 2000);
+    times.sort_unstable();
+    let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    let one = tool_requests(tools, 1, 2.0);
+    let sixteen = tool_requests(tools, 16, 2.0);
+    tool_streaming(tools, 1000); // warm up
+    let (tool, daemon) = tool_streaming(tools, chunks);
+    println!(
+        "| {name} | p50 {:.1} µs, p99 {:.1} µs | {one:.0} / {sixteen:.0} req/s | {:.0} chunks/s ({:.2} µs each) / {:.0} chunks/s |",
+        p(0.5),
+        p(0.99),
+        chunks as f64 / tool,
+        tool * 1e6 / chunks as f64,
+        chunks as f64 / daemon,
+    );
+    out[format!("tool_{name}")] = json!({"round_trip_p50_us": p(0.5), "round_trip_p99_us": p(0.99),
+        "requests_per_s_1": one, "requests_per_s_16": sixteen,
+        "streaming_chunks_per_s_in_tool": chunks as f64 / tool,
+        "streaming_chunks_per_s_from_daemon": chunks as f64 / daemon});
+}
+
 /// One transport's row: streaming on a Duck connection, the rest on a bench-plugin one.
 fn measure(name: &str, duck: &mut Driver, bench: &mut Driver, chunks: usize, out: &mut Value) {
     streaming(duck, 1000); // warm up
@@ -266,6 +424,35 @@ fn stdio(binary: &Path, wasm: &Path) -> Driver {
     Driver::new(stdout, Box::new(stdin), Some(child))
 }
 
+/// `dify-plugin-runtime` serving `wasm` on stdin and stdout from `dir`, the folder of the
+/// plugin's declaration: the daemon's local runtime as an installed package runs it (its
+/// launcher starts the runtime in the package's root). Tool requests need it: `run --stdio`
+/// of a bare `.wasm` has no declaration, so no tool provider, and answers every tool request
+/// that the plugin has no tools (the declaration is what the daemon front checks a tool's
+/// parameters against; `app_bench` declares none, as the peer's, so none are checked).
+fn stdio_runtime(binary: &Path, wasm: &Path, dir: &Path) -> Driver {
+    let mut child = Command::new(binary)
+        .arg(wasm)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the runtime");
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    Driver::new(stdout, Box::new(stdin), Some(child))
+}
+
+/// A release binary of the CLI crate: in `CARGO_TARGET_DIR` when it is set and has it, else
+/// in the workspace's `target`.
+fn release_binary(root: &Path, name: &str) -> PathBuf {
+    let own = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| PathBuf::from(dir).join("release").join(name));
+    own.filter(|path| path.is_file())
+        .unwrap_or_else(|| root.join("target/release").join(name))
+}
+
 pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> Value {
     let mut out = json!({"chunks": chunks, "event_bytes": EVENT.len()});
     println!(
@@ -285,10 +472,32 @@ pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> V
     let mut duck = tcp(&runtime, duck_wasm, declaration(root, duck_endpoints));
     let mut bench = tcp(&runtime, bench_wasm, declaration(root, bench_endpoints));
     measure("tcp", &mut duck, &mut bench, chunks, &mut out);
-    let binary = root.join("target/release/dify-plugin-host");
+    let binary = release_binary(root, "dify-plugin-host");
     if binary.is_file() {
         let (mut duck, mut bench) = (stdio(&binary, duck_wasm), stdio(&binary, bench_wasm));
         measure("stdio", &mut duck, &mut bench, chunks, &mut out);
+    } else {
+        println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | |");
+    }
+    drop((duck, bench));
+
+    println!();
+    println!(
+        "tool requests (`app_bench`, the Python peer's tool in Rust; streaming: {chunks} events)"
+    );
+    println!(
+        "| transport | tool request doing 1 blocking invoke, round trip from the daemon | tool requests/s at 1 / 16 sessions | streaming tool request: in the tool / from the daemon |"
+    );
+    println!("|---|---|---|---|");
+    let plugin_dir = root.join("bench/plugin");
+    let tool_declaration = Declaration::load(&plugin_dir).expect("the bench plugin's declaration");
+    let mut tools = tcp(&runtime, bench_wasm, tool_declaration);
+    measure_tools("tcp", &mut tools, chunks, &mut out);
+    drop(tools);
+    let binary = release_binary(root, "dify-plugin-runtime");
+    if binary.is_file() {
+        let mut tools = stdio_runtime(&binary, bench_wasm, &plugin_dir);
+        measure_tools("stdio", &mut tools, chunks, &mut out);
     } else {
         println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | |");
     }

@@ -320,10 +320,13 @@ fn serve_under_load(
 fn main() {
     let args = args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // The guests go beside the bench's own build (`CARGO_TARGET_DIR`, else `target`).
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let guests = dify_plugin_host::build::build_plugins(
         &root.join("Cargo.toml"),
         &["duck", "bench-plugin", "raw", "hello-plugin"],
-        &root.join("target/guests"),
+        &target.join("guests"),
     )
     .expect("build the guests");
     let duck_wasm = &guests["duck"];

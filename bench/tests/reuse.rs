@@ -2,17 +2,19 @@
 //! the last one wrote (`host-harness/src/runtime/pool.rs`): whatever a request wrote, the next
 //! request's fresh instance must find memory exactly as the component defines it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use dify_plugin_host::mock::{DemoApps, MockDify};
 use dify_plugin_host::{EndpointRequest, Plugin, PluginConfig, Runtime};
 
 fn bench_plugin(runtime: &Runtime) -> Plugin {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let guests = dify_plugin_host::build::build_plugins(
         &root.join("Cargo.toml"),
         &["bench-plugin"],
-        &root.join("target/guests"),
+        &target.join("guests"),
     )
     .expect("build the bench plugin");
     let mock = MockDify::demo().expect("the demo mock");

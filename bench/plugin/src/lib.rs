@@ -8,9 +8,14 @@
 //!   must find nothing: the pool reuses memory slots, `bench/tests/reuse.rs`): a static of the
 //!   data segment, and N pages of memory grown past the initial size, which it checks are
 //!   zero and then overwrites.
+//! - the tool `app_bench` (provider `bench`, declared in `manifest.yaml`, `provider/`,
+//!   `tools/`): the Python peer's tool (`../shared/peer/plugin/tools/app_bench.py`) in Rust,
+//!   the same app calls and the same JSON message at the end, for `--daemon`'s tool rows.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
+use dify_plugin::apps::Reply;
 use dify_plugin::prelude::*;
 use dify_plugin::wit::dify::plugin::apps;
 
@@ -145,4 +150,155 @@ fn grow_and_scribble(_: usize) -> Result<usize, Error> {
     Err(Error::msg("only in wasm"))
 }
 
-dify_plugin::export_endpoints!(Floor, Blocking, One, Residue);
+/// The peer's `app_bench` tool. Parameters, all optional (its YAML declares none, as the
+/// peer's does, so the host checks none): `mode` (`stream`, `blocking` or `error`), `app`
+/// (`chat`, `workflow` or `completion`), `tag` (the app id is `app-<tag>`), `iterations` (the
+/// blocking calls, 200 by default). It answers with one JSON message:
+///
+/// - `stream`: one streaming call, each event parsed (the peer's SDK makes each a dict) and
+///   its `answer` counted: `chunks`, `answer_bytes`, `last_event`, `t_first_s`, `t_total_s`,
+///   `t_stream_s`, as the peer's;
+/// - `blocking`: `iterations` blocking calls one after the other: `lat_s` (each one's
+///   seconds) and `last_result`;
+/// - `error`: a streaming call expected to fail: `raised` and `message`.
+///
+/// For the peer's `maxrss_kib_*` (the process's peak RSS, which a component cannot see) it
+/// gives `memory_kib_*`: the size of its linear memory.
+struct AppBench;
+
+impl Tool for AppBench {
+    const NAME: &'static str = "app_bench";
+    /// Read by hand, as the peer's `tool_parameters.get(name, default)`.
+    type Parameters = Value;
+
+    fn invoke(params: Value, _: &ToolCall, out: &mut Messages) -> Result<(), Error> {
+        let text = |name: &str, default: &'static str| -> String {
+            match params.get(name) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => default.to_owned(),
+                Some(other) => other.to_string(),
+            }
+        };
+        let (mode, app, tag) = (
+            text("mode", "stream"),
+            text("app", "chat"),
+            text("tag", "x"),
+        );
+        let memory_before = memory_kib();
+        match mode.as_str() {
+            "stream" => {
+                let start = Instant::now();
+                let events = app_call(&app, ResponseMode::Streaming, &tag)?.into_stream()?;
+                let (mut chunks, mut answer_bytes) = (0u64, 0usize);
+                let mut first = None;
+                let mut last = None;
+                for event in events {
+                    let event = event?.to_value()?;
+                    first.get_or_insert_with(|| start.elapsed());
+                    chunks += 1;
+                    answer_bytes += event["answer"].as_str().map_or(0, str::len);
+                    last = Some(event);
+                }
+                let total = start.elapsed();
+                out.json(&json!({
+                    "mode": mode,
+                    "app": app,
+                    "chunks": chunks,
+                    "answer_bytes": answer_bytes,
+                    "last_event": last,
+                    "t_first_s": first.map(|t| t.as_secs_f64()),
+                    "t_total_s": total.as_secs_f64(),
+                    "t_stream_s": first.map(|t| (total - t).as_secs_f64()),
+                    "memory_kib_before": memory_before,
+                    "memory_kib_after": memory_kib(),
+                }))
+            }
+            "blocking" => {
+                let iterations = match params.get("iterations") {
+                    Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0) as u64,
+                    Some(Value::String(s)) => s.parse().map_err(|e| {
+                        Error::bad_request(format!("iterations must be a count: {e}"))
+                    })?,
+                    _ => 200,
+                };
+                let mut lat_s = Vec::with_capacity(iterations as usize);
+                let mut last = Value::Null;
+                for i in 0..iterations {
+                    let start = Instant::now();
+                    let tag = format!("{tag}-{i}");
+                    last = app_call(&app, ResponseMode::Blocking, &tag)?.into_blocking()?;
+                    lat_s.push(start.elapsed().as_secs_f64());
+                }
+                out.json(&json!({
+                    "mode": mode,
+                    "app": app,
+                    "iterations": iterations,
+                    "lat_s": lat_s,
+                    "last_result": last,
+                    "memory_kib_after": memory_kib(),
+                }))
+            }
+            "error" => {
+                let run = || -> Result<(), Error> {
+                    for event in app_call(&app, ResponseMode::Streaming, &tag)?.into_stream()? {
+                        event?;
+                    }
+                    Ok(())
+                };
+                match run() {
+                    Ok(()) => out.json(&json!({"mode": mode, "raised": null})),
+                    Err(e) => out.json(&json!({
+                        "mode": mode,
+                        "raised": "Error",
+                        "message": e.to_string(),
+                    })),
+                }
+            }
+            other => Err(Error::bad_request(format!("unknown mode {other}"))),
+        }
+    }
+}
+
+/// The peer's `_call`: the app `app-<tag>` of kind `app`, with its query, inputs and user.
+fn app_call(app: &str, mode: ResponseMode, tag: &str) -> Result<Reply, Error> {
+    let id = format!("app-{tag}");
+    let inputs = json!({"k": "v"});
+    match app {
+        "chat" => session()
+            .app()
+            .chat()
+            .call(&id)
+            .query("hello")
+            .inputs(inputs)
+            .user("bench-user")
+            .invoke(mode),
+        "workflow" => session()
+            .app()
+            .workflow()
+            .call(&id)
+            .inputs(inputs)
+            .user("bench-user")
+            .invoke(mode),
+        "completion" => session()
+            .app()
+            .completion()
+            .call(&id)
+            .inputs(inputs)
+            .user("bench-user")
+            .invoke(mode),
+        other => Err(Error::bad_request(format!("unknown app {other}"))),
+    }
+}
+
+/// The size of this instance's linear memory, in KiB.
+#[cfg(target_arch = "wasm32")]
+fn memory_kib() -> usize {
+    core::arch::wasm32::memory_size(0) * 64
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn memory_kib() -> usize {
+    0
+}
+
+dify_plugin::export_plugin!(endpoints: [Floor, Blocking, One, Residue], tools: [AppBench]);
