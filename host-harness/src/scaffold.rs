@@ -39,23 +39,55 @@ pub fn default_sdk() -> SdkSource {
     SdkSource::Path(path.canonicalize().unwrap_or(path))
 }
 
+/// What kind of plugin to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An endpoint that streams a chat app's events back (the Duck example's shape).
+    Endpoint,
+    /// A tool that asks a chat app and streams its answer as text (the ask-app example's shape).
+    Tool,
+}
+
 /// Write a new plugin crate into `dir` (created if needed; an existing folder must be empty).
-/// The folder's name becomes the crate's and the Dify plugin's name. Returns the files written.
-pub fn new_plugin(dir: &Path, sdk: &SdkSource) -> Result<Vec<PathBuf>, String> {
+/// The folder's name becomes the crate's and the Dify plugin's name (and, for a tool plugin,
+/// its provider's and its tool's). Returns the files written.
+pub fn new_plugin(dir: &Path, sdk: &SdkSource, kind: Kind) -> Result<Vec<PathBuf>, String> {
     let name = plugin_name(dir)?;
-    let dependency = sdk_dependency(sdk)?;
+    let mut dependency = sdk_dependency(sdk)?;
     prepare_dir(dir)?;
 
-    let group = format!("group/{name}.yaml");
-    let files = [
-        ("Cargo.toml", cargo_toml(&name, &dependency)),
-        ("src/lib.rs", LIB_RS.replace("NAME", &name)),
-        ("manifest.yaml", manifest(&name, &created_at())),
-        (group.as_str(), GROUP.replace("NAME", &name)),
-        ("_assets/icon.svg", ICON.to_owned()),
-        (".env.example", ENV_EXAMPLE.to_owned()),
-        (".gitignore", "target/\n.env\n".to_owned()),
+    let declaration = match kind {
+        Kind::Endpoint => vec![(format!("group/{name}.yaml"), GROUP.replace("NAME", &name))],
+        Kind::Tool => {
+            dependency.push_str("\nserde = { version = \"1\", features = [\"derive\"] }");
+            vec![
+                (
+                    format!("provider/{name}.yaml"),
+                    PROVIDER.replace("NAME", &name),
+                ),
+                (format!("tools/{name}.yaml"), TOOL.replace("NAME", &name)),
+            ]
+        }
+    };
+    // The tool's template has Rust's own `NAME` (the `Tool` constant), so its placeholder differs.
+    let lib = match kind {
+        Kind::Endpoint => LIB_RS.replace("NAME", &name),
+        Kind::Tool => TOOL_LIB_RS.replace("@NAME@", &name),
+    };
+    let mut files = vec![
+        ("Cargo.toml".to_owned(), cargo_toml(&name, &dependency)),
+        ("src/lib.rs".to_owned(), lib),
+        (
+            "manifest.yaml".to_owned(),
+            manifest(&name, &created_at(), kind),
+        ),
     ];
+    files.extend(declaration);
+    files.extend([
+        ("_assets/icon.svg".to_owned(), ICON.to_owned()),
+        (".env.example".to_owned(), ENV_EXAMPLE.to_owned()),
+        (".gitignore".to_owned(), "target/\n.env\n".to_owned()),
+    ]);
     let mut written = Vec::with_capacity(files.len());
     for (rel, content) in files {
         let path = dir.join(rel);
@@ -291,8 +323,19 @@ crate-type = [\"cdylib\"]
     )
 }
 
-fn manifest(name: &str, created_at: &str) -> String {
+fn manifest(name: &str, created_at: &str, kind: Kind) -> String {
+    let (what, permission, plugins) = match kind {
+        Kind::Endpoint => (
+            "an endpoint plugin",
+            "\n    # Needed for a user to create the plugin's endpoints.\n    endpoint:\n      enabled: true",
+            "endpoints:\n    - group/NAME.yaml",
+        ),
+        Kind::Tool => ("a tool plugin", "", "tools:\n    - provider/NAME.yaml"),
+    };
     MANIFEST
+        .replace("WHAT", what)
+        .replace("\n    ENDPOINT_PERMISSION", permission)
+        .replace("PLUGINS", plugins)
         .replace("NAME", name)
         .replace("CREATED_AT", created_at)
 }
@@ -377,7 +420,7 @@ name: NAME
 label:
   en_US: NAME
 description:
-  en_US: A Dify endpoint plugin written in Rust and run as a WebAssembly component.
+  en_US: A Dify WHAT written in Rust and run as a WebAssembly component.
 icon: icon.svg
 created_at: CREATED_AT
 resource:
@@ -386,12 +429,9 @@ resource:
     # Needed for every app call (the daemon refuses backwards invocations otherwise).
     app:
       enabled: true
-    # Needed for a user to create the plugin's endpoints.
-    endpoint:
-      enabled: true
+    ENDPOINT_PERMISSION
 plugins:
-  endpoints:
-    - group/NAME.yaml
+  PLUGINS
 meta:
   version: 0.1.0
   arch: [amd64]
@@ -409,6 +449,110 @@ settings: []
 endpoints:
   - path: "/NAME/<app_id>"
     method: "GET"
+"#;
+
+const TOOL_LIB_RS: &str = r#"//! @NAME@: a Dify tool plugin in Rust, built as a wasm32-wasip2 component.
+//!
+//! The tool `@NAME@` asks the chat app its `app` parameter selects (an app-selector: the app and
+//! the inputs the Dify user set) with its `question`, and streams the answer back as text
+//! messages; the conversation id comes last, as the variable `conversation_id`. @NAME@ and the
+//! Params fields must be the tool of tools/@NAME@.yaml: the host checks the name, and checks the
+//! parameters Dify sends against the YAML before the tool runs.
+
+use dify_plugin::event::EventKind;
+use dify_plugin::prelude::*;
+use serde::Deserialize;
+
+/// The tool's parameters, as tools/@NAME@.yaml declares them.
+#[derive(Deserialize)]
+struct Params {
+    app: AppSelector,
+    question: String,
+}
+
+struct Ask;
+
+impl Tool for Ask {
+    const NAME: &'static str = "@NAME@";
+    type Parameters = Params;
+
+    fn invoke(params: Params, call: &ToolCall, out: &mut Messages) -> Result<(), Error> {
+        let mut ask = session()
+            .app()
+            .chat()
+            .call(&params.app.app_id)
+            .query(params.question)
+            .inputs(params.app.inputs);
+        if !call.user_id().is_empty() {
+            ask = ask.user(call.user_id());
+        }
+        for event in ask.invoke(ResponseMode::Streaming)?.into_stream()? {
+            match event?.kind()? {
+                // Each piece of the answer goes out as soon as it arrives.
+                EventKind::Message(piece) | EventKind::AgentMessage(piece) => {
+                    out.text(piece.answer)?;
+                }
+                EventKind::MessageEnd(end) => {
+                    out.variable("conversation_id", &end.conversation_id)?;
+                }
+                EventKind::Error(error) => {
+                    return Err(Error::msg(format!("the app failed: {}", error.message)));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+dify_plugin::export_tools!(Ask);
+"#;
+
+const PROVIDER: &str = r#"# The tool provider, what Dify lists under Tools: its identity, the credentials a Dify user
+# enters once (credentials_for_provider: none here), and its tools.
+identity:
+  author: dify-plugin-wasm
+  name: NAME
+  label:
+    en_US: NAME
+  description:
+    en_US: A Dify tool provider written in Rust.
+  icon: icon.svg
+tools:
+  - tools/NAME.yaml
+"#;
+
+const TOOL: &str = r#"# The tool: what Dify's agents and workflow tool nodes see, and its parameters (type: string,
+# number, boolean, select, app-selector, ...; form: llm (the model sets it), form (the user),
+# schema), exactly the Params of src/lib.rs.
+identity:
+  author: dify-plugin-wasm
+  name: NAME
+  label:
+    en_US: NAME
+description:
+  human:
+    en_US: Asks a chat app of this workspace and streams its answer.
+  llm: Asks another Dify app a question and returns its answer.
+parameters:
+  - name: app
+    type: app-selector
+    scope: chat
+    required: true
+    label:
+      en_US: App
+    human_description:
+      en_US: The chat app to ask.
+    form: form
+  - name: question
+    type: string
+    required: true
+    label:
+      en_US: Question
+    human_description:
+      en_US: What to ask the app.
+    llm_description: The question to ask the app, in full sentences.
+    form: llm
 "#;
 
 const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
@@ -459,7 +603,7 @@ mod tests {
         let temp = Temp::new();
         let dir = temp.0.join("my-plugin");
         let sdk = default_sdk();
-        let written = new_plugin(&dir, &sdk).unwrap();
+        let written = new_plugin(&dir, &sdk, Kind::Endpoint).unwrap();
         let names: Vec<String> = written
             .iter()
             .map(|p| {
@@ -516,6 +660,53 @@ mod tests {
     }
 
     #[test]
+    fn a_new_tool_plugin_declares_its_tool_and_checks_its_parameters() {
+        let temp = Temp::new();
+        let dir = temp.0.join("ask-it");
+        let written = new_plugin(&dir, &default_sdk(), Kind::Tool).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Cargo.toml",
+                "src/lib.rs",
+                "manifest.yaml",
+                "provider/ask-it.yaml",
+                "tools/ask-it.yaml",
+                "_assets/icon.svg",
+                ".env.example",
+                ".gitignore"
+            ]
+        );
+        let declaration = Declaration::load(&dir).unwrap();
+        assert!(declaration.endpoint_group.is_none());
+        let provider = declaration.tool_provider().expect("a tool provider");
+        assert_eq!(provider.name, "ask-it");
+        let tool = provider.tool("ask-it").expect("the tool");
+        declaration.check_tools(&["ask-it".to_owned()]).unwrap();
+        let params = serde_json::json!({"app": {"app_id": "a", "inputs": {}}, "question": "hi"});
+        assert!(tool.check_parameters(params.as_object().unwrap()).is_ok());
+        let missing = tool.check_parameters(&serde_json::Map::new()).unwrap_err();
+        assert_eq!(missing.len(), 2, "{missing:?}");
+
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("const NAME: &'static str = \"ask-it\";"));
+        let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let parsed: toml::Table = toml::from_str(&cargo).unwrap();
+        assert!(parsed["dependencies"].get("serde").is_some(), "{cargo}");
+        let manifest = std::fs::read_to_string(dir.join("manifest.yaml")).unwrap();
+        assert!(!manifest.contains("endpoint:"), "{manifest}");
+    }
+
+    #[test]
     fn a_git_sdk_and_the_refusals() {
         let temp = Temp::new();
         let dir = temp.0.join("from_git");
@@ -523,7 +714,7 @@ mod tests {
             url: "https://example.com/dify-plugin-wasm.git".into(),
             rev: Some("v0.1.0".into()),
         };
-        new_plugin(&dir, &sdk).unwrap();
+        new_plugin(&dir, &sdk, Kind::Endpoint).unwrap();
         let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         assert!(cargo.contains(
             "dify-plugin = { git = \"https://example.com/dify-plugin-wasm.git\", rev = \"v0.1.0\" }"
@@ -531,20 +722,25 @@ mod tests {
         Declaration::load(&dir).unwrap();
 
         // Not empty (the plugin just written).
-        let error = new_plugin(&dir, &sdk).unwrap_err();
+        let error = new_plugin(&dir, &sdk, Kind::Endpoint).unwrap_err();
         assert!(error.contains("not empty"), "{error}");
         // Names the daemon or cargo refuse.
-        let error = new_plugin(&temp.0.join("MyPlugin"), &sdk).unwrap_err();
+        let error = new_plugin(&temp.0.join("MyPlugin"), &sdk, Kind::Endpoint).unwrap_err();
         assert!(error.contains("'myplugin'"), "{error}");
-        let error = new_plugin(&temp.0.join("fn"), &sdk).unwrap_err();
+        let error = new_plugin(&temp.0.join("fn"), &sdk, Kind::Endpoint).unwrap_err();
         assert!(error.contains("keyword"), "{error}");
         assert!(!temp.0.join("MyPlugin").exists() && !temp.0.join("fn").exists());
         // An SDK path without a crate.
-        let error = new_plugin(&temp.0.join("lost"), &SdkSource::Path(temp.0.clone())).unwrap_err();
+        let error = new_plugin(
+            &temp.0.join("lost"),
+            &SdkSource::Path(temp.0.clone()),
+            Kind::Endpoint,
+        )
+        .unwrap_err();
         assert!(error.contains("has no Cargo.toml"), "{error}");
         // A file in the way.
         std::fs::write(temp.0.join("file"), "x").unwrap();
-        let error = new_plugin(&temp.0.join("file"), &sdk).unwrap_err();
+        let error = new_plugin(&temp.0.join("file"), &sdk, Kind::Endpoint).unwrap_err();
         assert!(error.contains("not a folder"), "{error}");
     }
 

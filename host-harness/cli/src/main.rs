@@ -123,6 +123,10 @@ enum Command {
         /// The git revision with --sdk-git.
         #[arg(long, value_name = "REV", requires = "sdk_git")]
         sdk_rev: Option<String>,
+        /// Make a tool plugin (a provider and a tool that asks a chat app) instead of an
+        /// endpoint plugin.
+        #[arg(long)]
+        tool: bool,
     },
     /// Write the `.difypkg` a Dify operator installs (Plugins → Install from local package):
     /// the declaration, a launcher, and for each architecture of `meta.arch` a static runtime
@@ -328,23 +332,36 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             sdk_path,
             sdk_git,
             sdk_rev,
+            tool,
         } => {
             let sdk = match (sdk_path, sdk_git) {
                 (Some(path), _) => SdkSource::Path(path),
                 (None, Some(url)) => SdkSource::Git { url, rev: sdk_rev },
                 (None, None) => scaffold::default_sdk(),
             };
-            let written = scaffold::new_plugin(&dir, &sdk)?;
+            let kind = if tool {
+                scaffold::Kind::Tool
+            } else {
+                scaffold::Kind::Endpoint
+            };
+            let written = scaffold::new_plugin(&dir, &sdk, kind)?;
             for file in written {
                 eprintln!("  {}", file.display());
             }
-            eprintln!(
-                "made {}: try `dify-plugin-host call {} GET /{}/a1b2c3d4-0000-4000-8000-000000000001`",
-                dir.display(),
-                dir.display(),
-                dir.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            );
+            let name = dir
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let app = "a1b2c3d4-0000-4000-8000-000000000002";
+            let try_it = match kind {
+                scaffold::Kind::Endpoint => {
+                    format!("dify-plugin-host call {} GET /{name}/{app}", dir.display())
+                }
+                scaffold::Kind::Tool => format!(
+                    "dify-plugin-host tool {} {name} -p 'app={{\"app_id\": \"{app}\"}}' -p question=hi",
+                    dir.display()
+                ),
+            };
+            eprintln!("made {}: try `{try_it}`", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Package {
