@@ -1039,6 +1039,13 @@ impl Session {
         self.rx.recv_timeout(timeout).ok()
     }
 
+    /// The next message before `deadline` (`timeout` after the wait began); panics without one.
+    fn before(&self, deadline: Instant, timeout: Duration) -> SessionMessage {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.next_message(left)
+            .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id))
+    }
+
     /// A tool session's answer as the daemon relays it to Dify: each `stream` chunk checked
     /// as a `ToolResponseChunk` (a bad one ends it with `unmarshal_error`), then the end or the
     /// error. Panics if the session does not end within `timeout`.
@@ -1046,10 +1053,7 @@ impl Session {
         let deadline = Instant::now() + timeout;
         let mut answer = ToolAnswer::default();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self
-                .next_message(left)
-                .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id));
+            let message = self.before(deadline, timeout);
             match message.kind {
                 Kind::Invoke => {}
                 Kind::End => return answer,
@@ -1073,10 +1077,7 @@ impl Session {
         let deadline = Instant::now() + timeout;
         let mut result = None;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self
-                .next_message(left)
-                .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id));
+            let message = self.before(deadline, timeout);
             match message.kind {
                 Kind::Invoke => {}
                 Kind::End => return Ok(result.unwrap_or(false)),
@@ -1112,10 +1113,7 @@ impl Session {
             cut: false,
         };
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self
-                .next_message(left)
-                .unwrap_or_else(|| panic!("session {}: no end within {timeout:?}", self.id));
+            let message = self.before(deadline, timeout);
             let data = &message.data;
             match message.kind {
                 Kind::Invoke => {}

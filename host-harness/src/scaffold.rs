@@ -598,21 +598,25 @@ mod tests {
         }
     }
 
+    /// The files written, relative to `dir`, with `/` separators.
+    fn relative(dir: &Path, written: Vec<PathBuf>) -> Vec<String> {
+        written
+            .iter()
+            .map(|p| {
+                p.strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect()
+    }
+
     #[test]
     fn a_new_plugin_loads_and_has_the_profile_and_the_sdk() {
         let temp = Temp::new();
         let dir = temp.0.join("my-plugin");
         let sdk = default_sdk();
-        let written = new_plugin(&dir, &sdk, Kind::Endpoint).unwrap();
-        let names: Vec<String> = written
-            .iter()
-            .map(|p| {
-                p.strip_prefix(&dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/")
-            })
-            .collect();
+        let names = relative(&dir, new_plugin(&dir, &sdk, Kind::Endpoint).unwrap());
         assert_eq!(
             names,
             [
@@ -663,16 +667,7 @@ mod tests {
     fn a_new_tool_plugin_declares_its_tool_and_checks_its_parameters() {
         let temp = Temp::new();
         let dir = temp.0.join("ask-it");
-        let written = new_plugin(&dir, &default_sdk(), Kind::Tool).unwrap();
-        let names: Vec<String> = written
-            .iter()
-            .map(|p| {
-                p.strip_prefix(&dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/")
-            })
-            .collect();
+        let names = relative(&dir, new_plugin(&dir, &default_sdk(), Kind::Tool).unwrap());
         assert_eq!(
             names,
             [

@@ -314,8 +314,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             limits,
         } => {
             let options = remote::options(&plugin, remote, key)?;
-            let declaration =
-                Declaration::load(&plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
+            let declaration = declaration(&plugin)?;
             let plugin = load_for_daemon(&plugin, &limits)?;
             check_against(&declaration, &plugin)?;
             eprintln!(
@@ -388,12 +387,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { plugin, limits, .. } => {
-            // A crate directory carries the declaration its tools' parameters are checked by.
-            let declaration = if plugin.is_dir() {
-                Some(Declaration::load(&plugin).map_err(|e| format!("{}: {e}", plugin.display()))?)
-            } else {
-                None
-            };
+            let declaration = crate_declaration(&plugin)?;
             let plugin = load_for_daemon(&plugin, &limits)?;
             if let Some(declaration) = &declaration {
                 check_against(declaration, &plugin)?;
@@ -468,6 +462,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// The Dify declaration of a plugin crate directory.
+fn declaration(plugin: &Path) -> Result<Declaration, String> {
+    Declaration::load(plugin).map_err(|e| format!("{}: {e}", plugin.display()))
+}
+
+/// The declaration of `plugin` if it is a crate directory (its tools' parameters are checked by
+/// it); `None` for a bare `.wasm`.
+fn crate_declaration(plugin: &Path) -> Result<Option<Declaration>, String> {
+    plugin.is_dir().then(|| declaration(plugin)).transpose()
+}
+
 /// Check that the component's endpoints and tools are the ones its declaration names.
 fn check_against(declaration: &Declaration, plugin: &Plugin) -> Result<(), String> {
     declaration
@@ -489,14 +494,7 @@ fn run_tool(
     credentials: &[(String, String)],
     validate: bool,
 ) -> Result<ExitCode, String> {
-    let declaration = if args.plugin.is_dir() {
-        Some(
-            Declaration::load(&args.plugin)
-                .map_err(|e| format!("{}: {e}", args.plugin.display()))?,
-        )
-    } else {
-        None
-    };
+    let declaration = crate_declaration(&args.plugin)?;
     let plugin = load(args)?;
     if let Some(declaration) = &declaration {
         check_against(declaration, &plugin)?;
@@ -584,8 +582,7 @@ fn make_package(
     signing_key: Option<PathBuf>,
     given: &[(String, String)],
 ) -> Result<package::Written, String> {
-    let declaration =
-        Declaration::load(plugin).map_err(|e| format!("{}: {e}", plugin.display()))?;
+    let declaration = declaration(plugin)?;
     let mut runtimes = std::collections::BTreeMap::new();
     for (arch, path) in given {
         let arch = Arch::from_dify(arch)

@@ -56,12 +56,16 @@ impl Writer {
 
     /// Write one message and flush it.
     pub(crate) fn send(&self, message: &Value) -> std::io::Result<()> {
+        self.send_line(&protocol::line(message))
+    }
+
+    /// Write one framed line and flush it.
+    pub(crate) fn send_line(&self, line: &[u8]) -> std::io::Result<()> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(std::io::ErrorKind::BrokenPipe.into());
         }
-        let line = protocol::line(message);
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let written = out.write_all(&line).and_then(|()| out.flush());
+        let written = out.write_all(line).and_then(|()| out.flush());
         if written.is_err() {
             self.closed.store(true, Ordering::Relaxed);
         }
@@ -459,9 +463,10 @@ impl Outbox for ToolOutbox {
         match message {
             // A tool call has no head.
             Message::Head(..) => Ok(()),
+            // One message, JSON `guest/messages.rs` wrote.
             Message::Chunk(bytes) => {
-                let chunk: Value = serde_json::from_slice(&bytes).map_err(drop)?;
-                self.write("stream", chunk)
+                let line = protocol::stream_line(&self.session_id, &bytes);
+                waiting(|_| self.writer.send_line(&line)).map_err(drop)
             }
             Message::End(Ok(()), _) => {
                 if self.answer == ToolAnswer::Validation {

@@ -74,6 +74,20 @@ pub(crate) fn session(session_id: &str, kind: &str, data: Value) -> Value {
     json!({"event": "session", "session_id": session_id, "data": {"type": kind, "data": data}})
 }
 
+/// The line of a session `stream` whose data is `data`, JSON the host wrote itself (a tool's
+/// message), embedded as it is: the same bytes as [`session`] would give, without parsing
+/// and serialising the message again.
+pub(crate) fn stream_line(session_id: &str, data: &[u8]) -> Vec<u8> {
+    let id = serde_json::to_string(session_id).unwrap_or_default();
+    let mut bytes = Vec::with_capacity(data.len() + id.len() + 64);
+    bytes.extend_from_slice(br#"{"event":"session","session_id":"#);
+    bytes.extend_from_slice(id.as_bytes());
+    bytes.extend_from_slice(br#","data":{"type":"stream","data":"#);
+    bytes.extend_from_slice(data);
+    bytes.extend_from_slice(b"}}\n\n");
+    bytes
+}
+
 /// The heartbeat, the only message that keeps a remote plugin alive.
 pub(crate) fn heartbeat() -> Value {
     json!({"event": "heartbeat", "session_id": null, "data": {}})
@@ -87,4 +101,17 @@ pub(crate) fn log(level: &str, message: &str, timestamp: f64) -> Value {
 /// A registration message: `{"type":…,"data":…}`.
 pub(crate) fn registration(kind: &str, data: Value) -> Value {
     json!({"type": kind, "data": data})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_line_is_the_session_message_a_value_would_give() {
+        let data = json!({"type": "text", "message": {"text": "a \"quoted\" ü"}, "meta": null});
+        let bytes = serde_json::to_vec(&data).unwrap();
+        let id = "3a96fb08\"odd";
+        assert_eq!(stream_line(id, &bytes), line(&session(id, "stream", data)));
+    }
 }
