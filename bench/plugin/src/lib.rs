@@ -155,8 +155,9 @@ fn grow_and_scribble(_: usize) -> Result<usize, Error> {
 /// (`chat`, `workflow` or `completion`), `tag` (the app id is `app-<tag>`), `iterations` (the
 /// blocking calls, 200 by default). It answers with one JSON message:
 ///
-/// - `stream`: one streaming call, each event parsed (the peer's SDK makes each a dict) and
-///   its `answer` counted: `chunks`, `answer_bytes`, `last_event`, `t_first_s`, `t_total_s`,
+/// - `stream`: one streaming call, each event parsed (the peer's SDK makes each a dict; here
+///   into a struct of the one field read, [`Piece`], as a Rust plugin reads events) and its
+///   `answer` counted: `chunks`, `answer_bytes`, `last_event`, `t_first_s`, `t_total_s`,
 ///   `t_stream_s`, as the peer's;
 /// - `blocking`: `iterations` blocking calls one after the other: `lat_s` (each one's
 ///   seconds) and `last_result`;
@@ -165,6 +166,13 @@ fn grow_and_scribble(_: usize) -> Result<usize, Error> {
 /// For the peer's `maxrss_kib_*` (the process's peak RSS, which a component cannot see) it
 /// gives `memory_kib_*`: the size of its linear memory.
 struct AppBench;
+
+/// What `app_bench` reads of an event: its `answer` (the peer's `ev["answer"]`).
+#[derive(serde::Deserialize)]
+struct Piece {
+    #[serde(default)]
+    answer: String,
+}
 
 impl Tool for AppBench {
     const NAME: &'static str = "app_bench";
@@ -193,12 +201,13 @@ impl Tool for AppBench {
                 let mut first = None;
                 let mut last = None;
                 for event in events {
-                    let event = event?.to_value()?;
+                    let event = event?;
                     first.get_or_insert_with(|| start.elapsed());
                     chunks += 1;
-                    answer_bytes += event["answer"].as_str().map_or(0, str::len);
+                    answer_bytes += event.parse::<Piece>()?.answer.len();
                     last = Some(event);
                 }
+                let last = last.map(|event| event.to_value()).transpose()?;
                 let total = start.elapsed();
                 out.json(&json!({
                     "mode": mode,

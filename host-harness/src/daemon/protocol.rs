@@ -8,17 +8,30 @@
 //! `request` or `backwards_response`. Lines that are not what they should be are reported to
 //! the caller, which logs and skips them.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-/// A line the daemon sent.
+/// A line the daemon sent, read in one pass: its `event`, and, for a `backwards_response`
+/// (most lines: every event of every app call is one), the fields of its `data`. A
+/// `request`'s `data` has other fields ([`Request`]); its line is read again for them
+/// ([`RequestLine`]): there is one per session.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Inbound<'a> {
-    pub session_id: Option<String>,
-    pub event: String,
     #[serde(borrow)]
-    pub data: &'a RawValue,
+    pub event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub data: BackwardsResponse<'a>,
+}
+
+/// A `request` line: its session, and what it asks ([`Request`]).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestLine<'a> {
+    pub session_id: Option<String>,
+    #[serde(borrow)]
+    pub data: Option<&'a RawValue>,
 }
 
 /// The `data` of a `request` line: `type` and `action` say what it asks, the other fields
@@ -51,13 +64,16 @@ pub(crate) struct Request {
     pub user_id: Option<String>,
 }
 
-/// The `data` of a `backwards_response` line.
-#[derive(Debug, Deserialize)]
+/// The `data` of a `backwards_response` line, borrowed from it (a text with escapes is
+/// copied).
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct BackwardsResponse<'a> {
-    pub backwards_request_id: String,
-    pub event: String,
-    #[serde(default)]
-    pub message: String,
+    #[serde(borrow, default)]
+    pub backwards_request_id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub event: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub message: Cow<'a, str>,
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
 }

@@ -80,14 +80,13 @@ pub fn debug(
                     outcome
                 );
                 served_once = true;
-                let mut input =
-                    BufReader::new(stream.try_clone().map_err(|e| unreachable(options, &e))?);
+                let input = stream.try_clone().map_err(|e| unreachable(options, &e))?;
                 let writer = Writer::new(Box::new(stream));
                 let served = connection::Served {
                     plugin,
                     tools: declaration.tool_provider(),
                 };
-                let ended = connection::serve(served, &mut input, writer);
+                let ended = connection::serve(served, input, writer);
                 if !options.reconnect {
                     return Ok(());
                 }

@@ -4,7 +4,7 @@
 //! Stdout carries only protocol lines; diagnostics go to stderr, and the plugin's own log
 //! lines go to the daemon as `log` events ([`install_logger`]).
 
-use std::io::BufReader;
+use std::os::fd::AsFd;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,6 +12,10 @@ use super::connection::{self, Served, Writer};
 use super::declaration::ToolProvider;
 use super::protocol;
 use crate::runtime::Plugin;
+
+/// The size asked for the stdin pipe (Linux's default limit for it, `fs.pipe-max-size`).
+#[cfg(target_os = "linux")]
+const PIPE_SIZE: usize = 1 << 20;
 
 /// The stdout writer, once `run_stdio` has started: where the plugin's log lines go.
 static STDOUT: OnceLock<Arc<Writer>> = OnceLock::new();
@@ -23,8 +27,13 @@ pub fn run_stdio(plugin: &Plugin, tools: Option<&ToolProvider>) -> std::io::Resu
     let writer = STDOUT
         .get_or_init(|| Writer::new(Box::new(std::io::stdout())))
         .clone();
-    let mut input = BufReader::new(std::io::stdin());
-    connection::serve(Served { plugin, tools }, &mut input, writer)
+    // Standard input as a file, read in large blocks (not through `Stdin`'s lock and small
+    // buffer), from a pipe made as large as Linux lets it be: the daemon writes a fast
+    // stream's lines faster than 64 KiB at a time.
+    let input = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+    #[cfg(target_os = "linux")]
+    let _ = rustix::pipe::fcntl_setpipe_size(&input, PIPE_SIZE);
+    connection::serve(Served { plugin, tools }, input, writer)
 }
 
 /// Send the process's log lines where the stdio runtime must: the plugin's own (target
