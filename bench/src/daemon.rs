@@ -11,11 +11,13 @@
 //! the round trip of a tool request doing one blocking chat invoke, tool requests/s, and one
 //! streaming tool request of N events.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dify_plugin_host::backend::Secret;
@@ -23,52 +25,106 @@ use dify_plugin_host::daemon::declaration::Declaration;
 use dify_plugin_host::daemon::remote::{self, RemoteOptions};
 use dify_plugin_host::mock::MockDify;
 use dify_plugin_host::{PluginConfig, Runtime};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use serde_json::{Value, json};
 
 use crate::backend::{BLOCKING, EVENT};
 
-/// One side of a daemon connection: lines to write, and the plugin's lines as they come.
+/// One side of a daemon connection, driven as the peer's daemon drives its plugin: the
+/// plugin's lines read, and the small answers written, on the calling thread (the peer's
+/// daemon answers on its reading thread); a stream of events written by a thread of its own,
+/// so that the plugin's lines are read while it goes.
 struct Driver {
-    out: Box<dyn Write + Send>,
-    lines: Receiver<Value>,
+    input: BufReader<Box<dyn Read + Send>>,
+    /// What `input` reads, to poll.
+    fd: OwnedFd,
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
+    /// The thread writing a stream, if one is.
+    streaming: Option<JoinHandle<()>>,
     _child: Option<Child>,
 }
 
 impl Driver {
     fn new(
-        input: impl std::io::Read + Send + 'static,
+        input: impl Read + Send + 'static,
+        fd: OwnedFd,
         out: Box<dyn Write + Send>,
         child: Option<Child>,
     ) -> Self {
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(input).lines() {
-                let Ok(line) = line else { return };
-                if let Ok(value) = serde_json::from_str::<Value>(&line)
-                    && tx.send(value).is_err()
-                {
-                    return;
-                }
-            }
-        });
         Driver {
-            out,
-            lines,
+            input: BufReader::with_capacity(1 << 16, Box::new(input)),
+            fd,
+            out: Arc::new(Mutex::new(out)),
+            streaming: None,
             _child: child,
         }
     }
 
-    fn next(&self) -> Value {
-        self.lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the plugin stopped talking")
+    /// The plugin's next line. Before a read that would block, the plugin's output is
+    /// polled for up to 50 µs, as the host polls the daemon's (`daemon/connection.rs`) and as
+    /// the Go daemon's idle threads poll the network before they sleep: the round trips
+    /// measured are the plugins', not this machine's cost of waking a sleeping reader.
+    fn next(&mut self) -> Value {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.input.buffer().is_empty() {
+                let since = Instant::now();
+                let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+                let now = Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                while !matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+                    && since.elapsed() < Duration::from_micros(50)
+                {
+                    std::thread::yield_now();
+                }
+            }
+            let read = self
+                .input
+                .read_line(&mut line)
+                .expect("read from the plugin");
+            assert!(read > 0, "the plugin stopped talking");
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                return value;
+            }
+        }
     }
 
     fn write(&mut self, text: &str) {
-        self.out
-            .write_all(text.as_bytes())
-            .expect("write to the plugin");
-        self.out.flush().expect("flush");
+        self.finish_stream();
+        let mut out = self.out.lock().expect("the writer");
+        out.write_all(text.as_bytes()).expect("write to the plugin");
+        out.flush().expect("flush");
+    }
+
+    /// Write `n` times `line`, then `end`, from a thread of its own, as the peer's daemon
+    /// writes a stream: in batches of about 1 MiB, so that the plugin reads the first events
+    /// while the rest are written.
+    fn write_stream(&mut self, line: String, n: usize, end: String) {
+        self.finish_stream();
+        let out = self.out.clone();
+        self.streaming = Some(std::thread::spawn(move || {
+            let mut out = out.lock().expect("the writer");
+            let per = ((1 << 20) / line.len()).max(1);
+            let batch = line.repeat(per);
+            let mut left = n;
+            while left >= per {
+                out.write_all(batch.as_bytes())
+                    .expect("write to the plugin");
+                left -= per;
+            }
+            let rest = line.repeat(left) + &end;
+            out.write_all(rest.as_bytes()).expect("write to the plugin");
+            out.flush().expect("flush");
+        }));
+    }
+
+    fn finish_stream(&mut self) {
+        if let Some(thread) = self.streaming.take() {
+            thread.join().expect("the stream's writer");
+        }
     }
 
     /// The daemon's request line for `target`.
@@ -102,29 +158,32 @@ impl Driver {
                 r#"{{"app_id":null,"context":null,"conversation_id":null,"data":{{"backwards_request_id":"{id}","event":"{event}","message":"{message}","data":{data}}},"endpoint_id":null,"event":"backwards_response","message_id":null,"session_id":"{session}"}}"#
             ) + "\n"
         };
-        let mut text = line("response", "stream", data).repeat(n);
-        text.push_str(&line("end", "", "null"));
-        self.write(&text);
+        let (data, end) = (line("response", "stream", data), line("end", "", "null"));
+        if n > 1 {
+            self.write_stream(data, n, end);
+        } else {
+            self.write(&(data.repeat(n) + &end));
+        }
     }
 
-    /// Answer an invoke with `responses` (prepared `data` texts) and the end.
-    fn answer(&mut self, session: &str, id: &str, responses: &[&str]) {
-        let mut text = String::new();
-        for data in responses {
-            text.push_str(&format!(
-                r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"response","message":"stream","data":{data}}}}}"#
-            ));
-            text.push('\n');
+    /// Answer an invoke with `n` times `data` (a prepared text) and the end, in the shortest
+    /// framing the daemon's lines may have (`session_id`, `event`, `data`).
+    fn answer(&mut self, session: &str, id: &str, data: &str, n: usize) {
+        let line = |event: &str, message: &str, data: &str| {
+            format!(
+                r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"{event}","message":"{message}","data":{data}}}}}"#
+            ) + "\n"
+        };
+        let (data, end) = (line("response", "stream", data), line("end", "", "null"));
+        if n > 1 {
+            self.write_stream(data, n, end);
+        } else {
+            self.write(&(data.repeat(n) + &end));
         }
-        text.push_str(&format!(
-            r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"end","message":"","data":null}}}}"#
-        ));
-        text.push('\n');
-        self.write(&text);
     }
 
     /// The next session message (heartbeats and logs skipped): (session id, type, data).
-    fn session_message(&self) -> (String, String, Value) {
+    fn session_message(&mut self) -> (String, String, Value) {
         loop {
             let line = self.next();
             if line["event"] == "session" {
@@ -154,8 +213,7 @@ fn streaming(driver: &mut Driver, n: usize) -> f64 {
         match kind.as_str() {
             "invoke" => {
                 let id = invoke_id(&data);
-                let events = vec![EVENT; n];
-                driver.answer(&session, &id, &events);
+                driver.answer(&session, &id, EVENT, n);
             }
             "stream" if data.get("result").is_some() => results += 1,
             "end" => break,
@@ -183,7 +241,7 @@ fn blocking(driver: &mut Driver, n: usize) -> Vec<Duration> {
                 }
                 last = Some(now);
                 let id = invoke_id(&data);
-                driver.answer(&session, &id, &[BLOCKING]);
+                driver.answer(&session, &id, BLOCKING, 1);
             }
             "end" => {
                 if let Some(last) = last {
@@ -210,7 +268,7 @@ fn requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
         match kind.as_str() {
             "invoke" => {
                 let id = invoke_id(&data);
-                driver.answer(&session, &id, &[BLOCKING]);
+                driver.answer(&session, &id, BLOCKING, 1);
             }
             "end" => {
                 done += 1;
@@ -279,6 +337,23 @@ fn tool_round_trips(driver: &mut Driver, warm: usize, n: usize) -> Vec<Duration>
     times
 }
 
+/// Blocking round trips as the tool sees them, the peer's `blocking` (its (a)): one tool
+/// request doing `n` blocking chat invokes one after the other, each timed in the tool from
+/// the call to its answer (`lat_s`); the first `warm` left out, as the peer leaves them.
+fn tool_blocking(driver: &mut Driver, warm: usize, n: usize) -> Vec<f64> {
+    let params = json!({"mode": "blocking", "app": "chat", "iterations": warm + n, "tag": "b"});
+    let message = tool_session(driver, &session_id(2, n), params, 0);
+    let mut times: Vec<f64> = message["lat_s"]
+        .as_array()
+        .expect("lat_s")
+        .iter()
+        .skip(warm)
+        .map(|t| t.as_f64().expect("a time") * 1e6)
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}
+
 /// Tool requests/s with `sessions` at once, each doing one blocking chat invoke.
 fn tool_requests(driver: &mut Driver, sessions: usize, seconds: f64) -> f64 {
     let params = json!({"mode": "blocking", "app": "chat", "iterations": 1, "tag": "c"});
@@ -331,6 +406,8 @@ fn tool_streaming(driver: &mut Driver, chunks: usize) -> (f64, f64) {
 
 /// One transport's row of tool figures, on a connection serving the bench plugin's tool.
 fn measure_tools(name: &str, tools: &mut Driver, chunks: usize, out: &mut Value) {
+    let calls = tool_blocking(tools, 20, 500);
+    let call = |q: f64| calls[((calls.len() - 1) as f64 * q) as usize];
     let mut times = tool_round_trips(tools, 200, 2000);
     times.sort_unstable();
     let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
@@ -339,14 +416,17 @@ fn measure_tools(name: &str, tools: &mut Driver, chunks: usize, out: &mut Value)
     tool_streaming(tools, 1000); // warm up
     let (tool, daemon) = tool_streaming(tools, chunks);
     println!(
-        "| {name} | p50 {:.1} µs, p99 {:.1} µs | {one:.0} / {sixteen:.0} req/s | {:.0} chunks/s ({:.2} µs each) / {:.0} chunks/s |",
+        "| {name} | p50 {:.1} µs, p99 {:.1} µs | p50 {:.1} µs, p99 {:.1} µs | {one:.0} / {sixteen:.0} req/s | {:.0} chunks/s ({:.2} µs each) / {:.0} chunks/s |",
+        call(0.5),
+        call(0.99),
         p(0.5),
         p(0.99),
         chunks as f64 / tool,
         tool * 1e6 / chunks as f64,
         chunks as f64 / daemon,
     );
-    out[format!("tool_{name}")] = json!({"round_trip_p50_us": p(0.5), "round_trip_p99_us": p(0.99),
+    out[format!("tool_{name}")] = json!({"blocking_p50_us": call(0.5), "blocking_p99_us": call(0.99),
+        "round_trip_p50_us": p(0.5), "round_trip_p99_us": p(0.99),
         "requests_per_s_1": one, "requests_per_s_16": sixteen,
         "streaming_chunks_per_s_in_tool": chunks as f64 / tool,
         "streaming_chunks_per_s_from_daemon": chunks as f64 / daemon});
@@ -407,7 +487,8 @@ fn tcp(runtime: &Runtime, wasm: &Path, declaration: Declaration) -> Driver {
         line.clear();
         reader.read_line(&mut line).expect("registration");
     }
-    Driver::new(reader, Box::new(stream), None)
+    let fd = stream.as_fd().try_clone_to_owned().expect("the socket");
+    Driver::new(reader, fd, Box::new(stream), None)
 }
 
 /// The host binary serving `wasm` on stdin and stdout.
@@ -421,7 +502,8 @@ fn stdio(binary: &Path, wasm: &Path) -> Driver {
         .expect("start the host");
     let stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
-    Driver::new(stdout, Box::new(stdin), Some(child))
+    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
+    Driver::new(stdout, fd, Box::new(stdin), Some(child))
 }
 
 /// `dify-plugin-runtime` serving `wasm` on stdin and stdout from `dir`, the folder of the
@@ -441,7 +523,8 @@ fn stdio_runtime(binary: &Path, wasm: &Path, dir: &Path) -> Driver {
         .expect("start the runtime");
     let stdin = child.stdin.take().expect("stdin");
     let stdout = child.stdout.take().expect("stdout");
-    Driver::new(stdout, Box::new(stdin), Some(child))
+    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
+    Driver::new(stdout, fd, Box::new(stdin), Some(child))
 }
 
 /// A release binary of the CLI crate: in `CARGO_TARGET_DIR` when it is set and has it, else
@@ -486,9 +569,9 @@ pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> V
         "tool requests (`app_bench`, the Python peer's tool in Rust; streaming: {chunks} events)"
     );
     println!(
-        "| transport | tool request doing 1 blocking invoke, round trip from the daemon | tool requests/s at 1 / 16 sessions | streaming tool request: in the tool / from the daemon |"
+        "| transport | blocking chat invoke, round trip in the tool | tool request doing 1 blocking invoke, round trip from the daemon | tool requests/s at 1 / 16 sessions | streaming tool request: in the tool / from the daemon |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     let plugin_dir = root.join("bench/plugin");
     let tool_declaration = Declaration::load(&plugin_dir).expect("the bench plugin's declaration");
     let mut tools = tcp(&runtime, bench_wasm, tool_declaration);
@@ -499,7 +582,7 @@ pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> V
         let mut tools = stdio_runtime(&binary, bench_wasm, &plugin_dir);
         measure_tools("stdio", &mut tools, chunks, &mut out);
     } else {
-        println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | |");
+        println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | | |");
     }
     out
 }
