@@ -41,7 +41,7 @@ struct Driver {
     out: Arc<Mutex<Box<dyn Write + Send>>>,
     /// The thread writing a stream, if one is.
     streaming: Option<JoinHandle<()>>,
-    _child: Option<Child>,
+    child: Option<Child>,
 }
 
 impl Driver {
@@ -56,7 +56,7 @@ impl Driver {
             fd,
             out: Arc::new(Mutex::new(out)),
             streaming: None,
-            _child: child,
+            child,
         }
     }
 
@@ -185,12 +185,23 @@ impl Driver {
     /// The next session message (heartbeats and logs skipped): (session id, type, data).
     fn session_message(&mut self) -> (String, String, Value) {
         loop {
-            let line = self.next();
+            let mut line = self.next();
             if line["event"] == "session" {
                 let session = line["session_id"].as_str().unwrap_or_default().to_owned();
                 let kind = line["data"]["type"].as_str().unwrap_or_default().to_owned();
-                return (session, kind, line["data"]["data"].clone());
+                return (session, kind, line["data"]["data"].take());
             }
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// The plugin's process, if this driver started it, is stopped: the Python SDK does not
+    /// exit when its input ends.
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -405,10 +416,12 @@ fn tool_streaming(driver: &mut Driver, chunks: usize) -> (f64, f64) {
 }
 
 /// One transport's row of tool figures, on a connection serving the bench plugin's tool.
+/// The counts are the peer's own (`bench.py`: 500 blocking calls and 200 tool requests, the
+/// first 20 of each left out).
 fn measure_tools(name: &str, tools: &mut Driver, chunks: usize, out: &mut Value) {
-    let calls = tool_blocking(tools, 20, 500);
+    let calls = tool_blocking(tools, 20, 480);
     let call = |q: f64| calls[((calls.len() - 1) as f64 * q) as usize];
-    let mut times = tool_round_trips(tools, 200, 2000);
+    let mut times = tool_round_trips(tools, 20, 180);
     times.sort_unstable();
     let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
     let one = tool_requests(tools, 1, 2.0);
@@ -479,7 +492,12 @@ fn tcp(runtime: &Runtime, wasm: &Path, declaration: Declaration) -> Driver {
         };
         let _ = remote::debug(&plugin, &declaration, &options);
     });
-    let (stream, _) = listener.accept().expect("the host connects");
+    accepted(&listener, None)
+}
+
+/// The plugin that connects to `listener`, once it has registered.
+fn accepted(listener: &TcpListener, child: Option<Child>) -> Driver {
+    let (stream, _) = listener.accept().expect("the plugin connects");
     stream.set_nodelay(true).expect("nodelay");
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut line = String::new();
@@ -488,7 +506,7 @@ fn tcp(runtime: &Runtime, wasm: &Path, declaration: Declaration) -> Driver {
         reader.read_line(&mut line).expect("registration");
     }
     let fd = stream.as_fd().try_clone_to_owned().expect("the socket");
-    Driver::new(reader, fd, Box::new(stream), None)
+    Driver::new(reader, fd, Box::new(stream), child)
 }
 
 /// The host binary serving `wasm` on stdin and stdout.
@@ -527,6 +545,49 @@ fn stdio_runtime(binary: &Path, wasm: &Path, dir: &Path) -> Driver {
     Driver::new(stdout, fd, Box::new(stdin), Some(child))
 }
 
+/// The Python peer's tool plugin, `plugin` (a folder with its `main.py`), started with
+/// `python` as the daemon's local runtime starts a plugin (`python -m main`,
+/// `INSTALL_METHOD=local`, pipes) or, given the address of a listener, by remote debugging
+/// (`INSTALL_METHOD=remote`).
+fn python_plugin(python: &Path, plugin: &Path, remote: Option<&str>) -> Child {
+    let mut command = Command::new(python);
+    command
+        .args(["-m", "main"])
+        .current_dir(plugin)
+        .env_remove("PYTHONPATH")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    match remote {
+        None => command.env("INSTALL_METHOD", "local"),
+        Some(address) => command
+            .env("INSTALL_METHOD", "remote")
+            .env("REMOTE_INSTALL_URL", address)
+            .env("REMOTE_INSTALL_KEY", "bench"),
+    };
+    command.spawn().expect("start the Python plugin")
+}
+
+/// The peer's plugin over stdio, ready (its first heartbeat seen).
+fn python_stdio(python: &Path, plugin: &Path) -> Driver {
+    let mut child = python_plugin(python, plugin, None);
+    let stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
+    let mut driver = Driver::new(stdout, fd, Box::new(stdin), Some(child));
+    while driver.next()["event"] != "heartbeat" {}
+    driver
+}
+
+/// The peer's plugin by remote debugging, registered.
+fn python_tcp(python: &Path, plugin: &Path) -> Driver {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let address = listener.local_addr().expect("address").to_string();
+    let child = python_plugin(python, plugin, Some(&address));
+    accepted(&listener, Some(child))
+}
+
 /// A release binary of the CLI crate: in `CARGO_TARGET_DIR` when it is set and has it, else
 /// in the workspace's `target`.
 fn release_binary(root: &Path, name: &str) -> PathBuf {
@@ -536,7 +597,13 @@ fn release_binary(root: &Path, name: &str) -> PathBuf {
         .unwrap_or_else(|| root.join("target/release").join(name))
 }
 
-pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> Value {
+pub fn run(
+    root: &Path,
+    duck_wasm: &Path,
+    bench_wasm: &Path,
+    chunks: usize,
+    peer: Option<&(PathBuf, PathBuf)>,
+) -> Value {
     let mut out = json!({"chunks": chunks, "event_bytes": EVENT.len()});
     println!(
         "the host behind the daemon protocol ({chunks} events of {} bytes)",
@@ -583,6 +650,14 @@ pub fn run(root: &Path, duck_wasm: &Path, bench_wasm: &Path, chunks: usize) -> V
         measure_tools("stdio", &mut tools, chunks, &mut out);
     } else {
         println!("| stdio | skipped: `cargo build --release -p dify-plugin-cli` first | | | |");
+    }
+    if let Some((plugin, python)) = peer {
+        // The same driver, the same requests, the Python SDK's plugin.
+        let mut tools = python_tcp(python, plugin);
+        measure_tools("peer_tcp", &mut tools, chunks, &mut out);
+        drop(tools);
+        let mut tools = python_stdio(python, plugin);
+        measure_tools("peer_stdio", &mut tools, chunks, &mut out);
     }
     out
 }

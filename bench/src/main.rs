@@ -46,6 +46,9 @@ struct Args {
     attacks: bool,
     /// Instead of the measures: the host behind the daemon protocol.
     daemon: bool,
+    /// With `daemon`: the Python peer's tool plugin (its `plugin/` folder) and an interpreter
+    /// with `dify-plugin`, measured under the same driver.
+    peer: Option<(PathBuf, PathBuf)>,
     /// Instead of the measures: this installed package's size, start and memory.
     package: Option<PathBuf>,
 }
@@ -70,6 +73,7 @@ fn args() -> Args {
         soak_warmup: 50_000,
         attacks: false,
         daemon: false,
+        peer: None,
         package: None,
     };
     let mut it = std::env::args().skip(1);
@@ -108,6 +112,11 @@ fn args() -> Args {
             "--soak" => args.soak = Some(number(&value(), "--soak REQUESTS")),
             "--attacks" => args.attacks = true,
             "--daemon" => args.daemon = true,
+            "--peer-plugin" => {
+                let python =
+                    std::env::var_os("DIFY_PLUGIN_PYTHON").map_or("python3".into(), PathBuf::from);
+                args.peer = Some((PathBuf::from(value()), python));
+            }
             "--package" => args.package = Some(PathBuf::from(value())),
             "--soak-warmup" => args.soak_warmup = number(&value(), "--soak-warmup REQUESTS"),
             "--only" => {
@@ -121,7 +130,7 @@ fn args() -> Args {
             "--help" | "-h" => {
                 println!(
                     "dify-plugin-bench [--chunks 100000] [--runs 5] [--load-seconds 3] \
-                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks] [--daemon] [--package FILE.difypkg]"
+                     [--connections 1,16,64] [--json FILE] [--only 1,4] [--soak 100000 [--soak-warmup 50000]] [--attacks] [--daemon [--peer-plugin DIR]] [--package FILE.difypkg]"
                 );
                 std::process::exit(0);
             }
@@ -332,7 +341,7 @@ fn main() {
     let duck_wasm = &guests["duck"];
     let bench_wasm = &guests["bench-plugin"];
     if args.daemon {
-        let out = daemon::run(root, duck_wasm, bench_wasm, args.chunks);
+        let out = daemon::run(root, duck_wasm, bench_wasm, args.chunks, args.peer.as_ref());
         if let Some(path) = &args.json {
             let _ = std::fs::write(path, serde_json::to_string_pretty(&out).unwrap_or_default());
         }

@@ -16,8 +16,8 @@
 //! comes for its id is discarded. A connection that ends fails every call still open.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -145,11 +145,24 @@ impl Mailbox {
 
     /// Move what was delivered into `into` (empty; its buffers go back to the mailbox),
     /// waiting up to `limit` for something (`None`: not at all).
-    fn take(&self, into: &mut Inbox, limit: Option<Duration>) -> Result<(), NotTaken> {
+    fn take(
+        &self,
+        into: &mut Inbox,
+        limit: Option<Duration>,
+        link: &dyn Link,
+    ) -> Result<(), NotTaken> {
+        let pending = || self.pending.load(Ordering::Acquire).then_some(());
         if limit.is_some() {
-            // Answers come one by one: poll briefly before sleeping, for waking a sleeping
-            // thread costs more than most of them take to come.
-            spin_briefly(|| self.pending.load(Ordering::Acquire).then_some(()));
+            // Read the answer on this thread if no other is reading, and poll briefly before
+            // sleeping: waking a sleeping thread costs more than most answers take to come.
+            spin_briefly(|| {
+                pending().or_else(|| {
+                    link.pump();
+                    pending()
+                })
+            });
+        } else if pending().is_none() {
+            link.pump();
         }
         let mut state = self.lock();
         let deadline = limit.map(|limit| Instant::now() + limit);
@@ -185,6 +198,10 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn forget(&self, id: &str);
     /// Send an `invoke` message in `session_id`.
     fn invoke(&self, session_id: &str, message: Value) -> Result<(), String>;
+    /// Read and hand out the answers that have come, without waiting; nothing if another
+    /// thread is reading them. A call waiting for its answer calls it, so that the thread
+    /// that wants the answer is the one that reads it.
+    fn pump(&self);
 }
 
 /// The backend of one daemon session.
@@ -205,6 +222,16 @@ impl DaemonBackend {
     }
 }
 
+/// A new `backwards_request_id`: 32 hex digits, as the Python SDK's (a uuid4's), unique in
+/// this process (a random half chosen once, and a count), without a system call for each.
+fn invocation_id() -> String {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let count = COUNT.fetch_add(1, Ordering::Relaxed);
+    format!("{process:016x}{count:016x}")
+}
+
 /// The `request` of the invoke, key for key as the Python SDK 0.10.2 sends it.
 fn request(req: &AppRequest) -> Value {
     let mode = req.response_mode.as_str();
@@ -222,7 +249,7 @@ fn request(req: &AppRequest) -> Value {
 impl Backend for DaemonBackend {
     fn invoke(&self, _ctx: &CallContext, req: AppRequest) -> Result<Reply, AppError> {
         // The daemon sets the workspace and user itself (the session's), whatever is sent.
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = invocation_id();
         let answers = self.link.listen(&id);
         let message = json!({"type": "app", "backwards_request_id": id, "request": request(&req)});
         if let Err(e) = self.link.invoke(&self.session_id, message) {
@@ -274,11 +301,12 @@ impl DaemonStream {
             return self.take(Ok(answer));
         }
         let idle = self.idle;
-        let answers = &self.answers;
-        let taken = &mut self.taken;
+        let (answers, taken, link) = (&self.answers, &mut self.taken, &*self.link);
         let result = waiting(|wall_left| {
             let limit = wall_left.map_or(idle, |left| left.min(idle));
-            answers.take(taken, Some(limit)).map_err(|e| (e, limit))
+            answers
+                .take(taken, Some(limit), link)
+                .map_err(|e| (e, limit))
         });
         let answer = match result {
             Ok(()) => Ok(self.taken.pop().unwrap_or(Answer::End)),
@@ -298,7 +326,9 @@ impl DaemonStream {
         if let Some(answer) = self.taken.pop() {
             return Some(answer);
         }
-        self.answers.take(&mut self.taken, None).ok()?;
+        // Reading the connection is not the plugin's time.
+        let (answers, taken, link) = (&self.answers, &mut self.taken, &*self.link);
+        waiting(|_| answers.take(taken, None, link)).ok()?;
         self.taken.pop()
     }
 

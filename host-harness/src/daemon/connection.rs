@@ -12,16 +12,16 @@
 //! timer thread of their own, whatever the plugins are doing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::Timespec;
 use serde_json::{Map, Value, json};
 
 use super::declaration::ToolProvider;
+use super::lines::{self, Lines, Next, Source};
 use super::protocol::{self, BackwardsResponse, Inbound};
 use super::raw_http;
 use crate::backend::daemon::{DaemonBackend, Link, Mailbox};
@@ -33,10 +33,6 @@ use crate::tool::ToolRequest;
 
 /// How often a heartbeat is sent (the Python SDK's interval; the daemon's limit is 60 s).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
-/// How much of the daemon's lines one read takes: a stream's lines come in bursts.
-const READ_BUFFER: usize = 256 << 10;
-/// The longest line read from the daemon: a 10 MiB body is 20 MiB of hex, plus the rest.
-const MAX_LINE: usize = 32 << 20;
 /// The most body bytes in one `result` chunk: 2 MiB of hex, well below the 5 MiB line limit
 /// of the daemon's local runtime.
 const MAX_RESULT: usize = 1 << 20;
@@ -89,12 +85,52 @@ pub(crate) struct Shared {
     writer: Arc<Writer>,
     /// Backwards invocations waiting for answers, by id.
     waiting: Mutex<HashMap<String, Arc<Mailbox>>>,
+    /// The daemon's lines. Whoever holds them reads and handles them, in order: the reading
+    /// thread, or a call waiting for its answer ([`Link::pump`]).
+    lines: Mutex<Lines>,
+    /// What the connection serves, for whichever thread handles a line.
+    plugin: Plugin,
+    tools: Option<ToolProvider>,
+    /// This, for the sessions' backends.
+    me: Weak<Shared>,
 }
 
 impl Shared {
     fn waiting(&self) -> MutexGuard<'_, HashMap<String, Arc<Mailbox>>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn served(&self) -> Served<'_> {
+        Served {
+            plugin: &self.plugin,
+            tools: self.tools.as_ref(),
+        }
+    }
+
+    /// Handle every line that can be had without waiting, with the lines held (`lines`), so
+    /// that they are handled in the order they came whichever thread reads them.
+    fn handle_ready(&self, lines: &mut Lines) -> std::io::Result<Ready> {
+        let mut handled = false;
+        loop {
+            match lines.next()? {
+                Next::Line(line) => {
+                    handled = true;
+                    on_line(self.served(), self, line);
+                }
+                Next::Empty if handled => return Ok(Ready::Handled),
+                Next::Empty => return Ok(Ready::Nothing),
+                Next::Ended => return Ok(Ready::Ended),
+            }
+        }
+    }
+}
+
+/// What [`Shared::handle_ready`] found.
+#[derive(PartialEq)]
+enum Ready {
+    Handled,
+    Nothing,
+    Ended,
 }
 
 impl Link for Shared {
@@ -112,6 +148,18 @@ impl Link for Shared {
         let message = protocol::session(session_id, "invoke", message);
         waiting(|_| self.writer.send(&message)).map_err(|e| e.to_string())
     }
+
+    fn pump(&self) {
+        // Another thread reading them now will deliver what comes.
+        let Ok(mut lines) = self.lines.try_lock() else {
+            return;
+        };
+        if let Err(e) = self.handle_ready(&mut lines) {
+            // The reading thread meets the same error on its next read, and ends the
+            // connection.
+            log::debug!(target: "dify_plugin_host::daemon", "reading the daemon's lines: {e}");
+        }
+    }
 }
 
 /// What a connection serves: the plugin, and its tool provider's declaration (the tools'
@@ -125,76 +173,63 @@ pub(crate) struct Served<'a> {
 /// Serve a plugin on a registered connection: read the daemon's lines from `source` until it
 /// ends, answering through `writer`. Returns when the daemon closes the connection (or it
 /// breaks); every session still open then sees its calls fail and its writes refused.
-pub(crate) fn serve<R: Read + AsFd>(
+///
+/// The reading thread waits for the connection to be readable without holding its lines,
+/// then handles what came. While a call waits for its answer, it reads the lines itself
+/// ([`Link::pump`]) and this thread just waits: one thread, not two, between the daemon's
+/// answer and the plugin. Otherwise it polls for up to 50 µs ([`spin_briefly`]) before it
+/// sleeps: on a virtual machine, waking a thread asleep costs 25 to 30 µs, and a plugin's
+/// next request or call usually comes sooner. An idle connection costs those 50 µs once,
+/// after its last line.
+pub(crate) fn serve(
     served: Served<'_>,
-    source: R,
+    source: impl Source + 'static,
     writer: Arc<Writer>,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared {
+    let lines = Lines::new(Box::new(source));
+    let fd = lines.source_fd()?;
+    let shared = Arc::new_cyclic(|me| Shared {
         writer: writer.clone(),
         waiting: Mutex::new(HashMap::new()),
+        lines: Mutex::new(lines),
+        plugin: served.plugin.clone(),
+        tools: served.tools.cloned(),
+        me: me.clone(),
     });
-    let mut input = BufReader::with_capacity(READ_BUFFER, Eager { source });
     let heartbeat = start_heartbeat(writer.clone());
-    let mut line = Vec::new();
     let ended = loop {
-        line.clear();
-        match read_line(&mut input, &mut line) {
-            Ok(0) => break Ok(()),
-            Ok(_) => on_line(served, &shared, &line),
+        let ready = {
+            let mut lines = shared.lines.lock().unwrap_or_else(|p| p.into_inner());
+            shared.handle_ready(&mut lines)
+        };
+        match ready {
+            Ok(Ready::Ended) => break Ok(()),
             Err(e) => break Err(e),
+            Ok(Ready::Handled) => {}
+            Ok(Ready::Nothing) => {
+                let now = Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                if shared.waiting().is_empty() {
+                    spin_briefly(|| lines::readable(&fd, Some(&now)).then_some(()));
+                }
+                lines::readable(&fd, None);
+            }
         }
     };
     writer.close();
     heartbeat.store(true, Ordering::Relaxed);
+    shared
+        .lines
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .close();
     // Every call still waiting sees the connection close.
     for (_, mailbox) in shared.waiting().drain() {
         mailbox.close();
     }
     ended
-}
-
-/// The daemon's side of a connection, read by the reading thread. A read that would block
-/// first polls for up to 50 µs ([`spin_briefly`]): on a virtual machine, waking a thread
-/// asleep in `read` costs 25 to 30 µs, most of a backwards invocation's round trip, and a
-/// plugin's next call (and the daemon's answer to it) usually comes sooner than that. An idle
-/// connection costs those 50 µs once, after the last line it read.
-struct Eager<R> {
-    source: R,
-}
-
-impl<R: Read + AsFd> Read for Eager<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let readable = || {
-            let mut fds = [PollFd::new(&self.source, PollFlags::IN)];
-            let now = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0).then_some(())
-        };
-        spin_briefly(readable);
-        self.source.read(buf)
-    }
-}
-
-/// Read one line, at most [`MAX_LINE`] bytes; 0 at the end of the input. A longer line is
-/// skipped (and said).
-fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
-    loop {
-        let read = Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', line)?;
-        if read == 0 {
-            return Ok(0);
-        }
-        if line.len() <= MAX_LINE || line.ends_with(b"\n") {
-            return Ok(read);
-        }
-        log::warn!(target: "dify_plugin_host::daemon", "skipping a line of more than {MAX_LINE} bytes from the daemon");
-        // Drop the rest of the oversized line.
-        let mut rest = Vec::new();
-        input.read_until(b'\n', &mut rest)?;
-        line.clear();
-    }
 }
 
 /// A thread that sends a heartbeat every [`HEARTBEAT_INTERVAL`] until the returned flag is
@@ -220,7 +255,7 @@ fn start_heartbeat(writer: Arc<Writer>) -> Arc<AtomicBool> {
     stop
 }
 
-fn on_line(served: Served<'_>, shared: &Arc<Shared>, line: &[u8]) {
+fn on_line(served: Served<'_>, shared: &Shared, line: &[u8]) {
     let text = line.trim_ascii();
     if text.is_empty() {
         return;
@@ -284,7 +319,7 @@ fn on_backwards_response(shared: &Shared, response: BackwardsResponse<'_>) {
 
 fn on_request(
     served: Served<'_>,
-    shared: &Arc<Shared>,
+    shared: &Shared,
     session_id: String,
     request: serde_json::Result<protocol::Request>,
 ) {
@@ -350,8 +385,9 @@ fn on_request(
 }
 
 /// Where the app calls of session `session_id` go: backwards invocations on this connection.
-fn session_backend(shared: &Arc<Shared>, session_id: &str) -> Arc<DaemonBackend> {
-    let link: Arc<dyn Link> = shared.clone();
+fn session_backend(shared: &Shared, session_id: &str) -> Arc<DaemonBackend> {
+    // `shared` is alive (it is handling this line), so the upgrade cannot fail.
+    let link: Arc<dyn Link> = shared.me.upgrade().expect("the connection is alive");
     Arc::new(DaemonBackend::new(link, session_id, INVOCATION_IDLE))
 }
 
@@ -360,7 +396,7 @@ fn session_backend(shared: &Arc<Shared>, session_id: &str) -> Arc<DaemonBackend>
 /// Dify: a missing or mistyped one is an error naming it, and the plugin is not run.
 fn on_tool_request(
     served: Served<'_>,
-    shared: &Arc<Shared>,
+    shared: &Shared,
     session_id: String,
     request: protocol::Request,
 ) {

@@ -11,10 +11,12 @@
 //! - [`declaration`]: the plugin's Dify files (`manifest.yaml`, the endpoint group, the tool
 //!   provider and its tools, `_assets/`) read and checked with the daemon's own rules before
 //!   anything connects;
-//! - `protocol.rs`: the messages; `raw_http.rs`: the HTTP request inside an endpoint request.
+//! - `protocol.rs`: the messages; `lines.rs`: the daemon's lines, read without blocking;
+//!   `raw_http.rs`: the HTTP request inside an endpoint request.
 
 mod connection;
 pub mod declaration;
+mod lines;
 mod protocol;
 mod raw_http;
 pub mod remote;
