@@ -427,7 +427,10 @@ fn measure_tools(name: &str, tools: &mut Driver, chunks: usize, out: &mut Value)
     let one = tool_requests(tools, 1, 2.0);
     let sixteen = tool_requests(tools, 16, 2.0);
     tool_streaming(tools, 1000); // warm up
-    let (tool, daemon) = tool_streaming(tools, chunks);
+    // The median of 3 (by the tool's time), as the peer reports the median of its runs.
+    let mut runs: Vec<(f64, f64)> = (0..3).map(|_| tool_streaming(tools, chunks)).collect();
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (tool, daemon) = runs[1];
     println!(
         "| {name} | p50 {:.1} µs, p99 {:.1} µs | p50 {:.1} µs, p99 {:.1} µs | {one:.0} / {sixteen:.0} req/s | {:.0} chunks/s ({:.2} µs each) / {:.0} chunks/s |",
         call(0.5),

@@ -164,7 +164,8 @@ fn grow_and_scribble(_: usize) -> Result<usize, Error> {
 /// - `error`: a streaming call expected to fail: `raised` and `message`.
 ///
 /// For the peer's `maxrss_kib_*` (the process's peak RSS, which a component cannot see) it
-/// gives `memory_kib_*`: the size of its linear memory.
+/// gives `memory_kib_*`: the size of its linear memory (and `maxrss_kib_after` as null, for
+/// the peer's driver, which reads that key).
 struct AppBench;
 
 /// What `app_bench` reads of an event: its `answer` (the peer's `ev["answer"]`).
@@ -220,6 +221,7 @@ impl Tool for AppBench {
                     "t_stream_s": first.map(|t| (total - t).as_secs_f64()),
                     "memory_kib_before": memory_before,
                     "memory_kib_after": memory_kib(),
+                    "maxrss_kib_after": null,
                 }))
             }
             "blocking" => {

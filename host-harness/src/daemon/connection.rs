@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     tools: Option<ToolProvider>,
     /// This, for the sessions' backends.
     me: Weak<Shared>,
+    /// The reading thread waits for the connection to be readable: a waiting call reads.
+    reader_asleep: AtomicBool,
 }
 
 impl Shared {
@@ -150,7 +152,12 @@ impl Link for Shared {
     }
 
     fn pump(&self) {
-        // Another thread reading them now will deliver what comes.
+        // While the reading thread is at work (a stream's lines keep coming), it delivers
+        // them, and the plugin's thread runs the plugin meanwhile: two threads in step. Only
+        // while it sleeps does this thread read, rather than wait for it to wake.
+        if !self.reader_asleep.load(Ordering::Acquire) {
+            return;
+        }
         let Ok(mut lines) = self.lines.try_lock() else {
             return;
         };
@@ -195,6 +202,7 @@ pub(crate) fn serve(
         plugin: served.plugin.clone(),
         tools: served.tools.cloned(),
         me: me.clone(),
+        reader_asleep: AtomicBool::new(false),
     });
     let heartbeat = start_heartbeat(writer.clone());
     let ended = loop {
@@ -214,7 +222,9 @@ pub(crate) fn serve(
                 if shared.waiting().is_empty() {
                     spin_briefly(|| lines::readable(&fd, Some(&now)).then_some(()));
                 }
+                shared.reader_asleep.store(true, Ordering::Release);
                 lines::readable(&fd, None);
+                shared.reader_asleep.store(false, Ordering::Release);
             }
         }
     };
