@@ -158,7 +158,12 @@ impl Driver {
                 r#"{{"app_id":null,"context":null,"conversation_id":null,"data":{{"backwards_request_id":"{id}","event":"{event}","message":"{message}","data":{data}}},"endpoint_id":null,"event":"backwards_response","message_id":null,"session_id":"{session}"}}"#
             ) + "\n"
         };
-        let (data, end) = (line("response", "stream", data), line("end", "", "null"));
+        self.respond(line("response", "stream", data), n, line("end", "", "null"));
+    }
+
+    /// `n` times the `response` line `data`, then the `end` line: a stream from a thread of
+    /// its own, a single answer at once.
+    fn respond(&mut self, data: String, n: usize, end: String) {
         if n > 1 {
             self.write_stream(data, n, end);
         } else {
@@ -174,12 +179,7 @@ impl Driver {
                 r#"{{"session_id":"{session}","event":"backwards_response","data":{{"backwards_request_id":"{id}","event":"{event}","message":"{message}","data":{data}}}}}"#
             ) + "\n"
         };
-        let (data, end) = (line("response", "stream", data), line("end", "", "null"));
-        if n > 1 {
-            self.write_stream(data, n, end);
-        } else {
-            self.write(&(data.repeat(n) + &end));
-        }
+        self.respond(line("response", "stream", data), n, line("end", "", "null"));
     }
 
     /// The next session message (heartbeats and logs skipped): (session id, type, data).
