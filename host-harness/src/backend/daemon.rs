@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::dify_errors::{Api, map_error};
 use super::{
@@ -153,14 +154,17 @@ impl Mailbox {
     ) -> Result<(), NotTaken> {
         let pending = || self.pending.load(Ordering::Acquire).then_some(());
         if limit.is_some() {
-            // Read the answer on this thread if no other is reading, and poll briefly before
-            // sleeping: waking a sleeping thread costs more than most answers take to come.
-            spin_briefly(|| {
-                pending().or_else(|| {
+            if pending().is_none() {
+                // Read the answer on this thread if no other is reading, and poll briefly
+                // before sleeping: waking a sleeping thread costs more than most answers
+                // take to come.
+                link.start_reading();
+                let answered = spin_briefly(|| {
                     link.pump();
                     pending()
-                })
-            });
+                });
+                link.stop_reading(answered.is_some());
+            }
         } else if pending().is_none() {
             link.pump();
         }
@@ -196,8 +200,15 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn listen(&self, id: &str) -> Arc<Mailbox>;
     /// Stop listening for `id`: later answers are discarded.
     fn forget(&self, id: &str);
-    /// Send an `invoke` message in `session_id`.
-    fn invoke(&self, session_id: &str, message: Value) -> Result<(), String>;
+    /// Send an `invoke` message in `session_id`, its `data` the JSON `message`.
+    fn invoke(&self, session_id: &str, message: &[u8]) -> Result<(), String>;
+    /// A call polls for its answer, reading the lines itself ([`Link::pump`]) meanwhile:
+    /// the reading thread need not watch the connection until [`Link::stop_reading`].
+    fn start_reading(&self);
+    /// The call stops polling: it has its answer (`answered`), or sleeps until it comes.
+    fn stop_reading(&self, answered: bool);
+    /// The session makes no more calls: the reading thread must read now, if no call does.
+    fn wake_reader(&self);
     /// Read and hand out the answers that have come, without waiting; nothing if another
     /// thread is reading them. A call waiting for its answer calls it, so that the thread
     /// that wants the answer is the one that reads it.
@@ -232,17 +243,61 @@ fn invocation_id() -> String {
     format!("{process:016x}{count:016x}")
 }
 
+/// The `data` of an app call's `invoke` message, written as it is without building a
+/// `Value` first (it is on every blocking call's path): `type`, the id, and the `request`.
+#[derive(Serialize)]
+struct Invoke<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    backwards_request_id: &'a str,
+    request: InvokeRequest<'a>,
+}
+
 /// The `request` of the invoke, key for key as the Python SDK 0.10.2 sends it.
-fn request(req: &AppRequest) -> Value {
-    let mode = req.response_mode.as_str();
-    match req.kind {
-        AppKind::Chat => json!({
-            "app_id": req.app_id, "query": req.query, "inputs": req.inputs,
-            "response_mode": mode, "conversation_id": req.conversation_id, "user": req.user,
-        }),
-        AppKind::Workflow | AppKind::Completion => json!({
-            "app_id": req.app_id, "inputs": req.inputs, "response_mode": mode, "user": req.user,
-        }),
+#[derive(Serialize)]
+#[serde(untagged)]
+enum InvokeRequest<'a> {
+    Chat {
+        app_id: &'a str,
+        query: &'a Option<String>,
+        inputs: &'a Map<String, Value>,
+        response_mode: &'static str,
+        conversation_id: &'a Option<String>,
+        user: &'a Option<String>,
+    },
+    Other {
+        app_id: &'a str,
+        inputs: &'a Map<String, Value>,
+        response_mode: &'static str,
+        user: &'a Option<String>,
+    },
+}
+
+impl<'a> InvokeRequest<'a> {
+    fn new(req: &'a AppRequest) -> Self {
+        let response_mode = req.response_mode.as_str();
+        match req.kind {
+            AppKind::Chat => InvokeRequest::Chat {
+                app_id: &req.app_id,
+                query: &req.query,
+                inputs: &req.inputs,
+                response_mode,
+                conversation_id: &req.conversation_id,
+                user: &req.user,
+            },
+            AppKind::Workflow | AppKind::Completion => InvokeRequest::Other {
+                app_id: &req.app_id,
+                inputs: &req.inputs,
+                response_mode,
+                user: &req.user,
+            },
+        }
+    }
+}
+
+impl Drop for DaemonBackend {
+    fn drop(&mut self) {
+        self.link.wake_reader();
     }
 }
 
@@ -251,8 +306,14 @@ impl Backend for DaemonBackend {
         // The daemon sets the workspace and user itself (the session's), whatever is sent.
         let id = invocation_id();
         let answers = self.link.listen(&id);
-        let message = json!({"type": "app", "backwards_request_id": id, "request": request(&req)});
-        if let Err(e) = self.link.invoke(&self.session_id, message) {
+        let message = Invoke {
+            kind: "app",
+            backwards_request_id: &id,
+            request: InvokeRequest::new(&req),
+        };
+        // Strings and a map of JSON values always serialise.
+        let message = serde_json::to_vec(&message).unwrap_or_default();
+        if let Err(e) = self.link.invoke(&self.session_id, &message) {
             self.link.forget(&id);
             return Err(AppError::Internal(format!(
                 "cannot send the app call to the daemon: {e}"
@@ -401,6 +462,7 @@ fn daemon_error(message: &str, kind: AppKind) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn daemon_texts_become_the_inner_apis_typed_errors() {
@@ -436,14 +498,15 @@ mod tests {
             user: None,
             response_mode: ResponseMode::Streaming,
         };
+        let request = |req: &AppRequest| serde_json::to_string(&InvokeRequest::new(req)).unwrap();
         assert_eq!(
-            request(&req).to_string(),
+            request(&req),
             r#"{"app_id":"a","query":"hi","inputs":{},"response_mode":"streaming","conversation_id":null,"user":null}"#
         );
         req.kind = AppKind::Workflow;
         req.response_mode = ResponseMode::Blocking;
         assert_eq!(
-            request(&req).to_string(),
+            request(&req),
             r#"{"app_id":"a","inputs":{},"response_mode":"blocking","user":null}"#
         );
     }

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -39,6 +39,9 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 /// The most body bytes in one `result` chunk: 2 MiB of hex, well below the 5 MiB line limit
 /// of the daemon's local runtime.
 const MAX_RESULT: usize = 1 << 20;
+/// How long lines may wait unread after the last call reading them got its answer, while its
+/// plugin runs on (it may call again at once; a session that ends wakes the reading thread).
+const HANDOFF: Duration = Duration::from_micros(100);
 /// How long the daemon may stay silent on one backwards invocation (the Python SDK's 250 s).
 const INVOCATION_IDLE: Duration = Duration::from_secs(250);
 
@@ -98,6 +101,11 @@ pub(crate) struct Shared {
     me: Weak<Shared>,
     /// The reading thread waits for the connection to be readable: a waiting call reads.
     reader_asleep: AtomicBool,
+    /// How many calls are polling for their answers, reading the lines themselves
+    /// meanwhile ([`Link::start_reading`]); the reading thread sleeps while any do.
+    calls_reading: AtomicUsize,
+    /// The reading thread, to wake when the last of them stops.
+    reader: std::thread::Thread,
 }
 
 impl Shared {
@@ -149,9 +157,26 @@ impl Link for Shared {
         self.waiting().remove(id);
     }
 
-    fn invoke(&self, session_id: &str, message: Value) -> Result<(), String> {
-        let message = protocol::session(session_id, "invoke", message);
-        waiting(|_| self.writer.send(&message)).map_err(|e| e.to_string())
+    fn invoke(&self, session_id: &str, message: &[u8]) -> Result<(), String> {
+        let line = protocol::session_line(session_id, "invoke", message);
+        waiting(|_| self.writer.send_line(&line)).map_err(|e| e.to_string())
+    }
+
+    fn start_reading(&self) {
+        self.calls_reading.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn stop_reading(&self, answered: bool) {
+        let last = self.calls_reading.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && !answered {
+            self.reader.unpark();
+        }
+    }
+
+    fn wake_reader(&self) {
+        if self.calls_reading.load(Ordering::Acquire) == 0 {
+            self.reader.unpark();
+        }
     }
 
     fn pump(&self) {
@@ -185,9 +210,11 @@ pub(crate) struct Served<'a> {
 /// breaks); every session still open then sees its calls fail and its writes refused.
 ///
 /// The reading thread waits for the connection to be readable without holding its lines,
-/// then handles what came. While a call waits for its answer, it reads the lines itself
-/// ([`Link::pump`]) and this thread just waits: one thread, not two, between the daemon's
-/// answer and the plugin. Otherwise it polls for up to 50 µs ([`spin_briefly`]) before it
+/// then handles what came. While a call polls for its answer, it reads the lines itself
+/// ([`Link::pump`]) and this thread sleeps, not on the connection: one thread, not two,
+/// between the daemon's answer and the plugin, and no wake-up on the way. A call that has its
+/// answer does not wake it (its plugin may call again at once); it comes back within
+/// [`HANDOFF`], or at once when a call goes to sleep or a session ends. Otherwise it polls for up to 50 µs ([`spin_briefly`]) before it
 /// sleeps: on a virtual machine, waking a thread asleep costs 25 to 30 µs, and a plugin's
 /// next request or call usually comes sooner. An idle connection costs those 50 µs once,
 /// after its last line.
@@ -206,6 +233,8 @@ pub(crate) fn serve(
         tools: served.tools.cloned(),
         me: me.clone(),
         reader_asleep: AtomicBool::new(false),
+        calls_reading: AtomicUsize::new(0),
+        reader: std::thread::current(),
     });
     let heartbeat = start_heartbeat(writer.clone());
     let ended = loop {
@@ -222,11 +251,20 @@ pub(crate) fn serve(
                     tv_sec: 0,
                     tv_nsec: 0,
                 };
-                if shared.waiting().is_empty() {
-                    spin_briefly(|| lines::readable(&fd, Some(&now)).then_some(()));
-                }
+                let calls_read = || shared.calls_reading.load(Ordering::Acquire) > 0;
+                spin_briefly(|| (lines::readable(&fd, Some(&now)) || calls_read()).then_some(()));
                 shared.reader_asleep.store(true, Ordering::Release);
-                lines::readable(&fd, None);
+                if calls_read() {
+                    // Not asleep on the connection, which would wake this thread at every
+                    // line, nor woken when the call has its answer, which costs the call more
+                    // than the rest of its round trip: back within HANDOFF, or when a call
+                    // must sleep or a session ends ([`Link::wake_reader`]).
+                    while calls_read() {
+                        std::thread::park_timeout(HANDOFF);
+                    }
+                } else {
+                    lines::readable(&fd, None);
+                }
                 shared.reader_asleep.store(false, Ordering::Release);
             }
         }
@@ -554,7 +592,7 @@ impl Outbox for ToolOutbox {
             Message::Head(..) => Ok(()),
             // One message, JSON `guest/messages.rs` wrote.
             Message::Chunk(bytes) => {
-                let line = protocol::stream_line(&self.session_id, &bytes);
+                let line = protocol::session_line(&self.session_id, "stream", &bytes);
                 waiting(|_| self.writer.send_line(&line)).map_err(drop)
             }
             Message::End(Ok(()), _) => {

@@ -90,15 +90,17 @@ pub(crate) fn session(session_id: &str, kind: &str, data: Value) -> Value {
     json!({"event": "session", "session_id": session_id, "data": {"type": kind, "data": data}})
 }
 
-/// The line of a session `stream` whose data is `data`, JSON the host wrote itself (a tool's
-/// message), embedded as it is: the same bytes as [`session`] would give, without parsing
-/// and serialising the message again.
-pub(crate) fn stream_line(session_id: &str, data: &[u8]) -> Vec<u8> {
+/// The line of a session message of type `kind` (one of the protocol's words) whose data is
+/// `data`, JSON the host wrote itself (a tool's message, an app call), embedded as it is: the
+/// same bytes as [`session`] would give, without building a `Value` and serialising it again.
+pub(crate) fn session_line(session_id: &str, kind: &str, data: &[u8]) -> Vec<u8> {
     let id = serde_json::to_string(session_id).unwrap_or_default();
-    let mut bytes = Vec::with_capacity(data.len() + id.len() + 64);
+    let mut bytes = Vec::with_capacity(data.len() + id.len() + kind.len() + 64);
     bytes.extend_from_slice(br#"{"event":"session","session_id":"#);
     bytes.extend_from_slice(id.as_bytes());
-    bytes.extend_from_slice(br#","data":{"type":"stream","data":"#);
+    bytes.extend_from_slice(br#","data":{"type":""#);
+    bytes.extend_from_slice(kind.as_bytes());
+    bytes.extend_from_slice(br#"","data":"#);
     bytes.extend_from_slice(data);
     bytes.extend_from_slice(b"}}\n\n");
     bytes
@@ -124,10 +126,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stream_line_is_the_session_message_a_value_would_give() {
+    fn a_session_line_is_the_session_message_a_value_would_give() {
         let data = json!({"type": "text", "message": {"text": "a \"quoted\" ü"}, "meta": null});
         let bytes = serde_json::to_vec(&data).unwrap();
         let id = "3a96fb08\"odd";
-        assert_eq!(stream_line(id, &bytes), line(&session(id, "stream", data)));
+        for kind in ["stream", "invoke"] {
+            assert_eq!(
+                session_line(id, kind, &bytes),
+                line(&session(id, kind, data.clone()))
+            );
+        }
     }
 }

@@ -227,11 +227,13 @@ impl Code {
             log::warn!(target: "dify_plugin_host::plugin", "[{}] {failure}", self.name);
         }
         // Every resource the instance still holds is dropped (open app streams are cancelled
-        // here) before the reader learns that the response has ended; the instance itself is
-        // dropped after, so that the reader sends the response while the pool resets the
-        // instance's memory for the next one.
+        // here), and so is the request's own backend (a daemon session's wakes the
+        // connection's reading thread), before the reader learns that the response has ended;
+        // the instance itself is dropped after, so that the reader sends the response while
+        // the pool resets the instance's memory for the next one.
         let state = store.data_mut();
         drop(std::mem::take(&mut state.table));
+        state.backend = self.config.backend.clone();
         let (app_calls, events) = (state.app_calls, state.events);
         state
             .sink
