@@ -60,6 +60,14 @@ impl Driver {
         }
     }
 
+    /// The plugin that `child` runs, on its standard input and output.
+    fn piped(mut child: Child) -> Self {
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
+        Driver::new(stdout, fd, Box::new(stdin), Some(child))
+    }
+
     /// The plugin's next line. Before a read that would block, the plugin's output is
     /// polled for up to 50 µs, as the host polls the daemon's (`daemon/connection.rs`) and as
     /// the Go daemon's idle threads poll the network before they sleep: the round trips
@@ -514,17 +522,14 @@ fn accepted(listener: &TcpListener, child: Option<Child>) -> Driver {
 
 /// The host binary serving `wasm` on stdin and stdout.
 fn stdio(binary: &Path, wasm: &Path) -> Driver {
-    let mut child = Command::new(binary)
+    let child = Command::new(binary)
         .args(["run", &wasm.display().to_string(), "--stdio"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the host");
-    let stdin = child.stdin.take().expect("stdin");
-    let stdout = child.stdout.take().expect("stdout");
-    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
-    Driver::new(stdout, fd, Box::new(stdin), Some(child))
+    Driver::piped(child)
 }
 
 /// `dify-plugin-runtime` serving `wasm` on stdin and stdout from `dir`, the folder of the
@@ -534,7 +539,7 @@ fn stdio(binary: &Path, wasm: &Path) -> Driver {
 /// that the plugin has no tools (the declaration is what the daemon front checks a tool's
 /// parameters against; `app_bench` declares none, as the peer's, so none are checked).
 fn stdio_runtime(binary: &Path, wasm: &Path, dir: &Path) -> Driver {
-    let mut child = Command::new(binary)
+    let child = Command::new(binary)
         .arg(wasm)
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -542,10 +547,7 @@ fn stdio_runtime(binary: &Path, wasm: &Path, dir: &Path) -> Driver {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the runtime");
-    let stdin = child.stdin.take().expect("stdin");
-    let stdout = child.stdout.take().expect("stdout");
-    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
-    Driver::new(stdout, fd, Box::new(stdin), Some(child))
+    Driver::piped(child)
 }
 
 /// The Python peer's tool plugin, `plugin` (a folder with its `main.py`), started with
@@ -574,11 +576,7 @@ fn python_plugin(python: &Path, plugin: &Path, remote: Option<&str>) -> Child {
 
 /// The peer's plugin over stdio, ready (its first heartbeat seen).
 fn python_stdio(python: &Path, plugin: &Path) -> Driver {
-    let mut child = python_plugin(python, plugin, None);
-    let stdin = child.stdin.take().expect("stdin");
-    let stdout = child.stdout.take().expect("stdout");
-    let fd = stdout.as_fd().try_clone_to_owned().expect("the pipe");
-    let mut driver = Driver::new(stdout, fd, Box::new(stdin), Some(child));
+    let mut driver = Driver::piped(python_plugin(python, plugin, None));
     while driver.next()["event"] != "heartbeat" {}
     driver
 }

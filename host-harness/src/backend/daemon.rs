@@ -233,6 +233,13 @@ impl DaemonBackend {
     }
 }
 
+/// The session makes no more calls (the backend goes with its request).
+impl Drop for DaemonBackend {
+    fn drop(&mut self) {
+        self.link.wake_reader();
+    }
+}
+
 /// A new `backwards_request_id`: 32 hex digits, as the Python SDK's (a uuid4's), unique in
 /// this process (a random half chosen once, and a count), without a system call for each.
 fn invocation_id() -> String {
@@ -292,12 +299,6 @@ impl<'a> InvokeRequest<'a> {
                 user: &req.user,
             },
         }
-    }
-}
-
-impl Drop for DaemonBackend {
-    fn drop(&mut self) {
-        self.link.wake_reader();
     }
 }
 

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use rustix::event::Timespec;
 use serde_json::{Map, Value, json};
 
 use super::declaration::ToolProvider;
@@ -139,7 +138,6 @@ impl Shared {
 }
 
 /// What [`Shared::handle_ready`] found.
-#[derive(PartialEq)]
 enum Ready {
     Handled,
     Nothing,
@@ -214,10 +212,10 @@ pub(crate) struct Served<'a> {
 /// ([`Link::pump`]) and this thread sleeps, not on the connection: one thread, not two,
 /// between the daemon's answer and the plugin, and no wake-up on the way. A call that has its
 /// answer does not wake it (its plugin may call again at once); it comes back within
-/// [`HANDOFF`], or at once when a call goes to sleep or a session ends. Otherwise it polls for up to 50 µs ([`spin_briefly`]) before it
-/// sleeps: on a virtual machine, waking a thread asleep costs 25 to 30 µs, and a plugin's
-/// next request or call usually comes sooner. An idle connection costs those 50 µs once,
-/// after its last line.
+/// [`HANDOFF`], or at once when a call goes to sleep or a session ends. Otherwise it polls
+/// for up to 50 µs ([`spin_briefly`]) before it sleeps: on a virtual machine, waking a
+/// thread asleep costs 25 to 30 µs, and a plugin's next request or call usually comes
+/// sooner. An idle connection costs those 50 µs once, after its last line.
 pub(crate) fn serve(
     served: Served<'_>,
     source: impl Source + 'static,
@@ -247,12 +245,10 @@ pub(crate) fn serve(
             Err(e) => break Err(e),
             Ok(Ready::Handled) => {}
             Ok(Ready::Nothing) => {
-                let now = Timespec {
-                    tv_sec: 0,
-                    tv_nsec: 0,
-                };
                 let calls_read = || shared.calls_reading.load(Ordering::Acquire) > 0;
-                spin_briefly(|| (lines::readable(&fd, Some(&now)) || calls_read()).then_some(()));
+                spin_briefly(|| {
+                    (lines::readable(&fd, Some(&lines::NOW)) || calls_read()).then_some(())
+                });
                 shared.reader_asleep.store(true, Ordering::Release);
                 if calls_read() {
                     // Not asleep on the connection, which would wake this thread at every

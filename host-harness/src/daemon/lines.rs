@@ -14,6 +14,11 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 const READ_BUFFER: usize = 256 << 10;
 /// The longest line read from the daemon: a 10 MiB body is 20 MiB of hex, plus the rest.
 const MAX_LINE: usize = 32 << 20;
+/// A `poll` timeout of nothing: whether the connection is readable now.
+pub(crate) const NOW: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
 
 /// What the connection is read from: a TCP stream, or standard input.
 pub(crate) trait Source: Read + AsFd + Send {}
@@ -118,11 +123,7 @@ impl Lines {
                 self.start = self.end;
                 self.searched = 0;
             }
-            let now = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            if !self.readable(Some(&now)) {
+            if !self.readable(Some(&NOW)) {
                 return Ok(Next::Empty);
             }
             self.make_room();
